@@ -1,0 +1,129 @@
+// The header tag's encoding, byte for byte: the contract in lib/header_tag.h.
+#include "lib/header_tag.h"
+
+#include <string.h>
+
+#include "gtest/gtest.h"
+
+namespace freebump {
+namespace {
+
+constexpr uintptr_t kBase = 0x10000;
+
+// The check as the comment in header_tag.h defines it, written out again independently.
+uint64_t documented_check(uint64_t offset, uint64_t low48, uint64_t key) {
+  const uint64_t product = (low48 ^ key ^ (offset * 0x9E3779B97F4A7C15ull)) * 0xD6E8FEB86659FD93ull;
+  return product >> 48;
+}
+
+uint64_t documented_tag(uint64_t offset, uint64_t kind, uint64_t order, uint64_t value,
+                        uint64_t key = 0) {
+  const uint64_t low48 = kind | (order << 3) | (value << 8);
+  return low48 | (documented_check(offset, low48, key) << 48);
+}
+
+// Stores the tag the way the heap does and returns its eight bytes.
+void tag_bytes(uint64_t tag, uint8_t out[8]) {
+  alignas(16) uint8_t slot[16] = {};
+  store_tag(reinterpret_cast<uintptr_t>(slot + 8), tag);
+  memcpy(out, slot + 8, 8);
+}
+
+TEST(HeaderTag, UsedTagMatchesTheDocumentedLayout) {
+  const TagCodec codec(kBase, 0);
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    const uintptr_t header = kBase + 8 + 16 * order;
+    EXPECT_EQ(codec.used(header, order), documented_tag(header - kBase, 1, order, 0));
+  }
+}
+
+TEST(HeaderTag, FreeTagLinksByOffsetInEightByteUnits) {
+  const TagCodec codec(kBase, 0);
+  EXPECT_EQ(codec.free(kBase + 24, 2, kBase + 72), documented_tag(24, 2, 2, 72 / 8));
+  EXPECT_EQ(codec.free(kBase + 24, 2, 0), documented_tag(24, 2, 2, 0));
+  const DecodedTag decoded = codec.decode(kBase + 24, codec.free(kBase + 24, 2, kBase + 72));
+  EXPECT_EQ(decoded.kind, TagKind::kFree);
+  EXPECT_EQ(decoded.order, 2u);
+  EXPECT_TRUE(decoded.check_ok);
+  EXPECT_EQ(codec.link_target(decoded.value), kBase + 72);
+  EXPECT_EQ(codec.link_target(0), 0u);
+}
+
+TEST(HeaderTag, HugeAndAlignedTags) {
+  const TagCodec codec(kBase, 0);
+  EXPECT_EQ(codec.huge(kBase + 8, 3 * 4096), documented_tag(8, 3, 0, 3));
+  EXPECT_EQ(codec.aligned(kBase + 0x1008, kBase + 0x808), documented_tag(0x1008, 4, 0, 0x800 / 8));
+  const DecodedTag decoded = codec.decode(kBase + 0x1008, codec.aligned(kBase + 0x1008, kBase + 0x808));
+  EXPECT_EQ(decoded.kind, TagKind::kAligned);
+  EXPECT_EQ(TagCodec::aligned_target(kBase + 0x1008, decoded.value), kBase + 0x808u);
+}
+
+// Pinned bytes: a change to the encoding breaks every heap dump and host that decodes ours,
+// so it must show up here. Values computed from the documented formula.
+TEST(HeaderTag, PinnedBytes) {
+  const TagCodec codec(kBase, 0);
+  struct Case {
+    uint64_t tag;
+    uint8_t bytes[8];
+  };
+  const Case cases[] = {
+      {codec.used(kBase + 8, 0), {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x3f}},
+      {codec.used(kBase + 24, 1), {0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x95, 0x58}},
+      {codec.free(kBase + 24, 1, kBase + 56), {0x0a, 0x07, 0x00, 0x00, 0x00, 0x00, 0x77, 0xbc}},
+      {codec.huge(kBase + 8, 8192), {0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x09, 0xbf}},
+      {codec.aligned(kBase + 0x108, kBase + 0x8), {0x04, 0x20, 0x00, 0x00, 0x00, 0x00, 0x4a, 0xae}},
+  };
+  for (const Case& c : cases) {
+    uint8_t bytes[8];
+    tag_bytes(c.tag, bytes);
+    EXPECT_EQ(memcmp(bytes, c.bytes, 8), 0) << std::hex << "tag 0x" << c.tag;
+  }
+}
+
+TEST(HeaderTag, KeySaltsTheCheck) {
+  const TagCodec plain(kBase, 0);
+  const TagCodec salted(kBase, 0x1234567890abcdefull);
+  EXPECT_NE(plain.used(kBase + 8, 3), salted.used(kBase + 8, 3));
+  EXPECT_EQ(salted.used(kBase + 8, 3),
+            documented_tag(8, 1, 3, 0, 0x1234567890abcdefull));
+  EXPECT_FALSE(plain.decode(kBase + 8, salted.used(kBase + 8, 3)).check_ok);
+}
+
+TEST(HeaderTag, ZeroAndAllOnesNeverDecode) {
+  const TagCodec codec(kBase, 0);
+  for (uintptr_t header = kBase + 8; header < kBase + 8 + 64 * 16; header += 16) {
+    EXPECT_FALSE(codec.decode(header, 0).check_ok && codec.decode(header, 0).kind != TagKind::kInvalid);
+    EXPECT_EQ(codec.decode(header, ~uint64_t{0}).kind, TagKind::kInvalid);
+  }
+}
+
+// Every single-bit flip of every kind of tag is caught: the check or the kind no longer fits.
+TEST(HeaderTag, EverySingleBitFlipIsDetected) {
+  const TagCodec codec(kBase, 0);
+  for (uintptr_t header = kBase + 8; header < kBase + 8 + 256 * 16; header += 16) {
+    const uint64_t tags[] = {codec.used(header, (header >> 4) % kNumOrders),
+                             codec.free(header, 5, header + 4096), codec.huge(header, 1 << 20),
+                             codec.aligned(header + 4096, header)};
+    for (size_t t = 0; t < sizeof tags / sizeof tags[0]; ++t) {
+      const uintptr_t at = t == 3 ? header + 4096 : header;
+      ASSERT_TRUE(codec.decode(at, tags[t]).check_ok);
+      for (unsigned bit = 0; bit < 64; ++bit) {
+        const DecodedTag flipped = codec.decode(at, tags[t] ^ (uint64_t{1} << bit));
+        EXPECT_FALSE(flipped.check_ok && flipped.kind != TagKind::kInvalid)
+            << "tag " << t << " at +" << (at - kBase) << " bit " << bit;
+      }
+    }
+  }
+}
+
+// The same tag is not valid at another address: a copied or shifted header is caught.
+TEST(HeaderTag, ATagIsBoundToItsAddress) {
+  const TagCodec codec(kBase, 0);
+  const uint64_t tag = codec.used(kBase + 8, 4);
+  for (uintptr_t other = kBase + 24; other < kBase + 24 + 4096 * 16; other += 16) {
+    EXPECT_FALSE(codec.decode(other, tag).check_ok) << "at +" << (other - kBase);
+  }
+}
+
+}  // namespace
+}  // namespace freebump

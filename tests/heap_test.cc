@@ -1,0 +1,365 @@
+// The freeing-bump core on fixed buffers: exact addresses, reuse, growth, alignment,
+// failures and statistics. Shared between targets: no exceptions, no threads.
+#include "lib/heap.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/test_heap.h"
+
+namespace freebump {
+namespace {
+
+using testing::BufferHeap;
+using testing::GappySource;
+using testing::fill_pattern;
+using testing::pattern_intact;
+
+uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// Substrate's tests pin exact addresses; ours do too, relative to the buffer. The first
+// header sits 8 bytes in, so every payload is 16-byte aligned.
+TEST(Heap, FirstAllocationsLandAtExactOffsets) {
+  BufferHeap h(4096);
+  EXPECT_EQ(h.heap().allocate(1), h.at(16));    // order 0: block 16, header at +8
+  EXPECT_EQ(h.heap().allocate(9), h.at(32));    // order 1: block 32, header at +24
+  EXPECT_EQ(h.heap().allocate(1), h.at(64));    // order 0: header at +56
+  EXPECT_EQ(h.heap().allocate(25), h.at(80));   // order 2: block 48, header at +72
+  EXPECT_EQ(h.heap().allocate(0), h.at(128));   // malloc(0) is a real, unique block
+}
+
+TEST(Heap, FreedBlocksAreReusedLastInFirstOut) {
+  BufferHeap h(4096);
+  void* a = h.heap().allocate(8);
+  void* b = h.heap().allocate(8);
+  void* c = h.heap().allocate(8);
+  ASSERT_EQ(h.heap().free(a), HeapError::kNone);
+  ASSERT_EQ(h.heap().free(c), HeapError::kNone);
+  EXPECT_EQ(h.heap().allocate(3), c);
+  EXPECT_EQ(h.heap().allocate(8), a);
+  EXPECT_EQ(h.heap().allocate(8), h.at(64));  // the list is empty again: bump
+  EXPECT_EQ(h.heap().free(b), HeapError::kNone);
+}
+
+TEST(Heap, AFreedBlockServesOnlyItsOwnOrder) {
+  BufferHeap h(4096);
+  void* order1 = h.heap().allocate(24);
+  ASSERT_EQ(h.heap().free(order1), HeapError::kNone);
+  void* order0 = h.heap().allocate(8);
+  EXPECT_NE(order0, order1);
+  void* order2 = h.heap().allocate(25);
+  EXPECT_NE(order2, order1);
+  EXPECT_EQ(h.heap().allocate(17), order1);
+}
+
+TEST(Heap, EveryOrderIsAlignedAndFullyUsable) {
+  // Orders up to 16 MiB nominal: the sum of their blocks is just over 32 MiB.
+  BufferHeap h(40u << 20);
+  for (unsigned order = 0; order <= 21; ++order) {
+    const size_t usable = static_cast<size_t>(usable_bytes(order));
+    void* p = h.heap().allocate(usable);
+    ASSERT_NE(p, nullptr) << "order " << order;
+    EXPECT_EQ(addr(p) % 16, 0u) << "order " << order;
+    size_t reported = 0;
+    ASSERT_EQ(h.heap().usable_size(p, &reported), HeapError::kNone);
+    EXPECT_EQ(reported, usable);
+    memset(p, 0xA5, usable);
+    // One byte more moves to the next order.
+    void* q = h.heap().allocate(usable + 1);
+    if (q != nullptr) {
+      ASSERT_EQ(h.heap().usable_size(q, &reported), HeapError::kNone);
+      EXPECT_EQ(reported, static_cast<size_t>(usable_bytes(order + 1)));
+      EXPECT_EQ(h.heap().free(q), HeapError::kNone);
+    }
+  }
+  EXPECT_EQ(h.heap().stats().orders[21].live, 1u);
+}
+
+TEST(Heap, AbsurdSizesFailBeforeAnyArithmetic) {
+  BufferHeap h(4096);
+  const size_t absurd[] = {SIZE_MAX, SIZE_MAX - 7, SIZE_MAX - 15, SIZE_MAX / 2 + 1,
+                           static_cast<size_t>(PTRDIFF_MAX) + 1};
+  for (size_t size : absurd) {
+    EXPECT_EQ(h.heap().allocate(size), nullptr) << size;
+    EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge) << size;
+    EXPECT_EQ(h.heap().allocate_aligned(64, size), nullptr) << size;
+    EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge) << size;
+  }
+  // The largest accepted size fails honestly on a small buffer.
+  EXPECT_EQ(h.heap().allocate(static_cast<size_t>(kMaxRequest)), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(h.heap().stats().bytes_in_use, 0u);
+  EXPECT_NE(h.heap().allocate(100), nullptr);
+}
+
+TEST(Heap, AlignedRequestsAreAlignedAndFreeable) {
+  BufferHeap h(8u << 20);
+  const size_t sizes[] = {0, 1, 16, 17, 100, 4096, 5000};
+  for (size_t alignment = 1; alignment <= (size_t{1} << 16); alignment <<= 1) {
+    for (size_t size : sizes) {
+      void* p = h.heap().allocate_aligned(alignment, size);
+      ASSERT_NE(p, nullptr) << alignment << " " << size;
+      EXPECT_EQ(addr(p) % alignment, 0u) << alignment << " " << size;
+      EXPECT_EQ(addr(p) % 16, 0u);
+      size_t usable = 0;
+      ASSERT_EQ(h.heap().usable_size(p, &usable), HeapError::kNone);
+      EXPECT_GE(usable, size);
+      fill_pattern(p, usable, alignment + size);
+      // A neighbour allocated now must not disturb the block.
+      void* neighbour = h.heap().allocate(size);
+      fill_pattern(neighbour, size, 7);
+      EXPECT_EQ(pattern_intact(p, usable, alignment + size), usable);
+      EXPECT_EQ(h.heap().free(p), HeapError::kNone) << alignment << " " << size;
+      EXPECT_EQ(h.heap().free(neighbour), HeapError::kNone);
+    }
+  }
+  EXPECT_EQ(h.heap().stats().bytes_in_use, 0u);
+}
+
+TEST(Heap, BadAlignmentsAreRejected) {
+  BufferHeap h(4096);
+  const size_t bad[] = {0, 3, 24, 48, 1000, SIZE_MAX};
+  for (size_t alignment : bad) {
+    EXPECT_EQ(h.heap().allocate_aligned(alignment, 8), nullptr) << alignment;
+    EXPECT_EQ(h.heap().last_error(), HeapError::kBadAlignment) << alignment;
+  }
+  const size_t too_big = size_t{1} << (sizeof(size_t) * 8 - 1);
+  EXPECT_EQ(h.heap().allocate_aligned(too_big, 8), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge);
+}
+
+TEST(Heap, OutOfMemoryLeavesTheHeapUsable) {
+  BufferHeap h(4096);
+  EXPECT_EQ(h.heap().allocate(8192), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  std::vector<void*> blocks;
+  for (;;) {
+    void* p = h.heap().allocate(40);
+    if (p == nullptr) break;
+    blocks.push_back(p);
+  }
+  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(blocks.size(), (4096u - 8) / 48);  // every block of 48 that fits
+  EXPECT_EQ(h.heap().allocate(8), nullptr);    // 8 bytes are left: not even order 0 fits
+  for (void* p : blocks) ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  for (size_t i = 0; i < blocks.size(); ++i) ASSERT_NE(h.heap().allocate(33), nullptr);
+  EXPECT_EQ(h.heap().allocate(33), nullptr);
+}
+
+TEST(Heap, DoubleFreeIsDetected) {
+  BufferHeap h(4096);
+  void* p = h.heap().allocate(24);
+  void* q = h.heap().allocate(24);
+  ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(p), HeapError::kDoubleFree);
+  // The free list survived the attempt.
+  EXPECT_EQ(h.heap().allocate(24), p);
+  EXPECT_EQ(h.heap().free(q), HeapError::kNone);
+  void* aligned = h.heap().allocate_aligned(256, 10);
+  ASSERT_NE(aligned, nullptr);
+  ASSERT_EQ(h.heap().free(aligned), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(aligned), HeapError::kDoubleFree);
+}
+
+TEST(Heap, ForeignAndInteriorPointersAreRejected) {
+  BufferHeap h(4096);
+  alignas(16) uint8_t on_stack[64] = {};
+  void* p = h.heap().allocate(100);
+  memset(p, 0, 100);
+  EXPECT_EQ(h.heap().free(on_stack + 16), HeapError::kInvalidPointer);
+  EXPECT_EQ(h.heap().free(static_cast<uint8_t*>(p) + 1), HeapError::kInvalidPointer);
+  EXPECT_EQ(h.heap().free(static_cast<uint8_t*>(p) + 16), HeapError::kInvalidPointer);
+  EXPECT_EQ(h.heap().free(h.at(2048)), HeapError::kInvalidPointer);  // never handed out
+  size_t usable = 0;
+  EXPECT_EQ(h.heap().usable_size(on_stack + 16, &usable), HeapError::kInvalidPointer);
+  EXPECT_EQ(h.heap().reallocate(on_stack + 16, 10), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kInvalidPointer);
+  // An interior pointer whose preceding bytes hold garbage.
+  memset(p, 0x5C, 100);
+  const HeapError interior = h.heap().free(static_cast<uint8_t*>(p) + 32);
+  EXPECT_TRUE(is_heap_corruption(interior)) << describe(interior);
+  EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+}
+
+TEST(Heap, EveryBitFlipInAUsedHeaderIsDetected) {
+  BufferHeap h(4096);
+  void* p = h.heap().allocate(50);
+  const uintptr_t header = addr(p) - 8;
+  const uint64_t good = load_tag(header);
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    store_tag(header, good ^ (uint64_t{1} << bit));
+    const HeapError error = h.heap().free(p);
+    EXPECT_TRUE(is_heap_corruption(error)) << "bit " << bit << ": " << describe(error);
+  }
+  store_tag(header, good);
+  EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+}
+
+TEST(Heap, ACorruptedFreeListIsDetectedAndAbandoned) {
+  BufferHeap h(4096);
+  void* a = h.heap().allocate(8);
+  void* b = h.heap().allocate(8);
+  ASSERT_EQ(h.heap().free(a), HeapError::kNone);
+  ASSERT_EQ(h.heap().free(b), HeapError::kNone);
+  // A heap overflow from the block before b rewrites b's free tag.
+  store_tag(addr(b) - 8, load_tag(addr(b) - 8) ^ 0x100);
+  EXPECT_EQ(h.heap().allocate(8), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kCorruptFreeList);
+  // The heap stays usable: the order bumps afresh, other orders are untouched.
+  void* c = h.heap().allocate(8);
+  EXPECT_NE(c, nullptr);
+  EXPECT_NE(c, a);
+  EXPECT_NE(c, b);
+  EXPECT_NE(h.heap().allocate(30), nullptr);
+}
+
+TEST(Heap, ReallocKeepsContentsInPlaceAndWhenMoving) {
+  BufferHeap h(1u << 20);
+  void* p = h.heap().allocate(20);
+  fill_pattern(p, 20, 1);
+  EXPECT_EQ(h.heap().reallocate(p, 24), p);  // still fits order 1
+  EXPECT_EQ(pattern_intact(p, 20, 1), 20u);
+  void* blocker = h.heap().allocate(8);      // p is no longer at the top
+  void* moved = h.heap().reallocate(p, 100);
+  ASSERT_NE(moved, nullptr);
+  EXPECT_NE(moved, p);
+  EXPECT_EQ(pattern_intact(moved, 20, 1), 20u);
+  EXPECT_EQ(h.heap().free(p), HeapError::kDoubleFree);  // the old block was freed
+  // At the top of the bump region the block grows where it is.
+  fill_pattern(moved, 100, 2);
+  void* grown = h.heap().reallocate(moved, 5000);
+  EXPECT_EQ(grown, moved);
+  EXPECT_EQ(pattern_intact(grown, 100, 2), 100u);
+  size_t usable = 0;
+  ASSERT_EQ(h.heap().usable_size(grown, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(order_for_size(5000))));
+  // Shrinking to a quarter or less moves to the smaller order and frees the big block.
+  void* shrunk = h.heap().reallocate(grown, 10);
+  EXPECT_NE(shrunk, grown);
+  EXPECT_EQ(pattern_intact(shrunk, 10, 2), 10u);
+  EXPECT_EQ(h.heap().stats().orders[order_for_size(5000)].free, 1u);
+  // realloc(NULL, n) allocates.
+  void* fresh = h.heap().reallocate(nullptr, 64);
+  EXPECT_NE(fresh, nullptr);
+  EXPECT_EQ(h.heap().free(blocker), HeapError::kNone);
+}
+
+TEST(Heap, AFailedReallocLeavesTheBlockIntact) {
+  BufferHeap h(4096);
+  void* p = h.heap().allocate(100);
+  fill_pattern(p, 100, 3);
+  void* blocker = h.heap().allocate(8);
+  EXPECT_EQ(h.heap().reallocate(p, 8192), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(h.heap().reallocate(p, SIZE_MAX), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge);
+  EXPECT_EQ(pattern_intact(p, 100, 3), 100u);
+  EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(blocker), HeapError::kNone);
+}
+
+TEST(Heap, ReallocOfAnAlignedBlockKeepsItsContents) {
+  BufferHeap h(1u << 20);
+  void* p = h.heap().allocate_aligned(4096, 64);
+  fill_pattern(p, 64, 4);
+  size_t usable = 0;
+  ASSERT_EQ(h.heap().usable_size(p, &usable), HeapError::kNone);
+  EXPECT_EQ(h.heap().reallocate(p, usable), p);
+  void* moved = h.heap().reallocate(p, usable + 1);
+  ASSERT_NE(moved, nullptr);
+  EXPECT_EQ(pattern_intact(moved, 64, 4), 64u);
+  EXPECT_EQ(h.heap().free(moved), HeapError::kNone);
+  EXPECT_EQ(h.heap().stats().bytes_in_use, 0u);
+}
+
+TEST(Heap, StatisticsAddUp) {
+  BufferHeap h(1u << 20);
+  void* a = h.heap().allocate(8);     // 16
+  void* b = h.heap().allocate(24);    // 32
+  void* c = h.heap().allocate(1000);  // order 7: 1024 + 16
+  const HeapStats& stats = h.heap().stats();
+  EXPECT_EQ(stats.bytes_in_use, 16u + 32u + 1040u);
+  EXPECT_EQ(stats.address_space, 1u << 20);
+  EXPECT_EQ(h.heap().free(c), HeapError::kNone);
+  EXPECT_EQ(stats.bytes_in_use, 48u);
+  EXPECT_EQ(stats.peak_bytes_in_use, 1088u);
+  void* d = h.heap().allocate(8);
+  EXPECT_EQ(stats.cumulative_bytes, 1088u + 16u);
+  EXPECT_EQ(stats.orders[0].live, 2u);
+  EXPECT_EQ(stats.orders[0].allocations, 2u);
+  EXPECT_EQ(stats.orders[7].live, 0u);
+  EXPECT_EQ(stats.orders[7].free, 1u);
+  EXPECT_EQ(stats.orders[7].allocations, 1u);
+  uint64_t in_use = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    in_use += stats.orders[order].live * block_bytes(order);
+  }
+  EXPECT_EQ(in_use, stats.bytes_in_use);
+  for (void* p : {a, b, d}) EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(stats.bytes_in_use, 0u);
+}
+
+TEST(Heap, GrowsThroughContiguousSpans) {
+  BufferHeap h(64u << 10, 4096);
+  void* p = h.heap().allocate(8);
+  EXPECT_EQ(p, h.at(16));
+  EXPECT_EQ(h.source().bytes_handed_out(), 4096u);
+  // A block too big for the rest of the span continues into the next one.
+  void* big = h.heap().allocate(5000);  // order 10: block 8208
+  EXPECT_EQ(big, h.at(32));
+  EXPECT_EQ(h.source().bytes_handed_out(), 12288u);
+  EXPECT_EQ(h.heap().stats().address_space, 12288u);
+}
+
+TEST(Heap, ANonContiguousSpanRetiresTheOldTailIntoFreeBlocks) {
+  alignas(16) static uint8_t buffer[64 << 10];
+  GappySource source(addr(buffer), addr(buffer) + sizeof buffer, 4096, 4096);
+  FreeingBumpHeap heap(&source);
+  void* first = heap.allocate(8);
+  EXPECT_EQ(first, buffer + 16);
+  void* big = heap.allocate(4000);  // order 9: block 4112, more than the span has left
+  ASSERT_NE(big, nullptr);
+  EXPECT_GE(addr(big), addr(buffer) + 8192);  // past the gap
+  EXPECT_EQ(addr(big) % 16, 0u);
+  // The old span's tail (4072 bytes) became free blocks, largest first: 2064 + 1040 + 528
+  // + 272 + 144 + 16; only the last 8 bytes, less than any block, are lost.
+  EXPECT_EQ(heap.stats().orders[8].free >= 1 && heap.stats().orders[0].free >= 1, true);
+  uint64_t retired = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    retired += heap.stats().orders[order].free * block_bytes(order);
+  }
+  EXPECT_GE(retired, 4064u);
+  EXPECT_EQ(retired % 16, 0u);
+  // Those blocks serve requests without growing.
+  const uint64_t address_space = heap.stats().address_space;
+  void* reused = heap.allocate(2000);  // order 8: a retired 2064-byte block
+  EXPECT_LT(addr(reused), addr(big));
+  EXPECT_EQ(heap.stats().address_space, address_space);
+  EXPECT_EQ(heap.free(big), HeapError::kNone);
+  EXPECT_EQ(heap.free(reused), HeapError::kNone);
+  EXPECT_EQ(heap.free(first), HeapError::kNone);
+}
+
+TEST(Heap, FreeOfNullIsANoOp) {
+  BufferHeap h(4096);
+  EXPECT_EQ(h.heap().free(nullptr), HeapError::kNone);
+  EXPECT_EQ(h.heap().stats().cumulative_bytes, 0u);
+}
+
+TEST(Heap, PointersBeforeTheFirstAllocationAreInvalid) {
+  BufferHeap h(4096);
+  EXPECT_EQ(h.heap().free(h.at(16)), HeapError::kInvalidPointer);
+}
+
+TEST(Heap, ErrorsHaveNames) {
+  EXPECT_STREQ(describe(HeapError::kDoubleFree), "double free");
+  EXPECT_STREQ(describe(HeapError::kInvalidPointer), "invalid pointer");
+  EXPECT_FALSE(is_heap_corruption(HeapError::kOutOfMemory));
+  EXPECT_TRUE(is_heap_corruption(HeapError::kCorruptHeader));
+}
+
+}  // namespace
+}  // namespace freebump
