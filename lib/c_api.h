@@ -1,0 +1,155 @@
+// The C semantics of the malloc family, written once for every build (Linux preload,
+// wasm32-wasi, freestanding wasm32) on top of a heap.
+//
+// This layer owns the C rules: overflow checks, errno, alignment validation, realloc's edge
+// cases, and turning heap corruption into a one-line diagnostic and abort. The exported
+// symbols of each build are one-line forwards to CApi<Env>. `Env` is a struct of statics
+// the build provides:
+//
+//   static Heap& heap();                       // allocate, allocate_aligned, free,
+//                                              // reallocate, usable_size, last_error
+//   static void set_errno(int);                // a no-op where there is no errno
+//   static int get_errno();
+//   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
+//   static constexpr size_t kPageSize;         // for valloc and pvalloc
+//   [[noreturn]] static void die(const char* line, size_t length);  // print, then abort
+//
+// Semantics follow glibc 2.36 where C leaves a choice (see ../shared/RELIABILITY.md):
+// malloc(0) returns a unique pointer, realloc(p, 0) frees p and returns NULL, free keeps
+// errno, posix_memalign leaves errno and *memptr alone on failure.
+#ifndef FREEBUMP_LIB_C_API_H_
+#define FREEBUMP_LIB_C_API_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/heap.h"
+
+namespace freebump {
+
+// Formats "libfreebump: <function>(): <problem> (pointer 0x...)\n" into `out` (at least
+// 128 bytes) without allocating; returns the length.
+size_t format_corruption_message(char* out, const char* function, HeapError error,
+                                 const void* pointer);
+
+template <class Env>
+class CApi {
+ public:
+  static void* malloc(size_t size) { return checked("malloc", Env::heap().allocate(size)); }
+
+  static void free(void* pointer) {
+    if (pointer == nullptr) return;
+    const HeapError error = Env::heap().free(pointer);
+    if (error != HeapError::kNone) die("free", error, pointer);
+  }
+
+  static void* calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
+    void* pointer = checked("calloc", Env::heap().allocate(total));
+    if (pointer != nullptr) __builtin_memset(pointer, 0, total);
+    return pointer;
+  }
+
+  static void* realloc(void* pointer, size_t size) {
+    if (pointer == nullptr) return malloc(size);
+    if (size == 0) {  // glibc: frees and returns NULL
+      free(pointer);
+      return nullptr;
+    }
+    void* moved = Env::heap().reallocate(pointer, size);
+    if (moved == nullptr) fail("realloc", pointer);
+    return moved;
+  }
+
+  static void* reallocarray(void* pointer, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
+    return realloc(pointer, total);
+  }
+
+  static int posix_memalign(void** result, size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment) || alignment % sizeof(void*) != 0) return Env::kInvalid;
+    const int saved_errno = Env::get_errno();
+    void* pointer = aligned("posix_memalign", alignment, size);
+    Env::set_errno(saved_errno);
+    if (pointer == nullptr) return Env::kNoMemory;
+    *result = pointer;
+    return 0;
+  }
+
+  // C11: any power of two; the size need not be a multiple of it (as glibc and mimalloc).
+  static void* aligned_alloc(size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment)) return invalid();
+    return aligned("aligned_alloc", alignment, size);
+  }
+
+  // glibc: an alignment that is not a power of two is rounded up to one.
+  static void* memalign(size_t alignment, size_t size) {
+    if (alignment > (SIZE_MAX >> 1) + 1) return invalid();
+    size_t rounded = 1;
+    while (rounded < alignment) rounded <<= 1;
+    return aligned("memalign", rounded, size);
+  }
+
+  static void* valloc(size_t size) { return aligned("valloc", Env::kPageSize, size); }
+
+  // Rounds the size up to whole pages; pvalloc(0) is one page.
+  static void* pvalloc(size_t size) {
+    if (size > SIZE_MAX - (Env::kPageSize - 1)) return out_of_memory();
+    size_t pages = (size + Env::kPageSize - 1) & ~(Env::kPageSize - 1);
+    return aligned("pvalloc", Env::kPageSize, pages == 0 ? Env::kPageSize : pages);
+  }
+
+  static size_t malloc_usable_size(void* pointer) {
+    if (pointer == nullptr) return 0;
+    size_t size = 0;
+    const HeapError error = Env::heap().usable_size(pointer, &size);
+    if (error != HeapError::kNone) die("malloc_usable_size", error, pointer);
+    return size;
+  }
+
+  // C23: the size and alignment are hints the header tag makes unnecessary.
+  static void free_sized(void* pointer, size_t) { free(pointer); }
+  static void free_aligned_sized(void* pointer, size_t, size_t) { free(pointer); }
+
+ private:
+  static constexpr bool is_power_of_two(size_t value) {
+    return value != 0 && (value & (value - 1)) == 0;
+  }
+
+  static void* aligned(const char* function, size_t alignment, size_t size) {
+    return checked(function, Env::heap().allocate_aligned(alignment, size));
+  }
+
+  // A NULL from the heap: ENOMEM for a request it could not serve, abort for corruption.
+  static void* checked(const char* function, void* pointer) {
+    if (pointer == nullptr) fail(function, nullptr);
+    return pointer;
+  }
+
+  static void fail(const char* function, const void* pointer) {
+    const HeapError error = Env::heap().last_error();
+    if (is_heap_corruption(error)) die(function, error, pointer);
+    Env::set_errno(error == HeapError::kBadAlignment ? Env::kInvalid : Env::kNoMemory);
+  }
+
+  static void* out_of_memory() {
+    Env::set_errno(Env::kNoMemory);
+    return nullptr;
+  }
+
+  static void* invalid() {
+    Env::set_errno(Env::kInvalid);
+    return nullptr;
+  }
+
+  [[noreturn]] static void die(const char* function, HeapError error, const void* pointer) {
+    char line[160];
+    Env::die(line, format_corruption_message(line, function, error, pointer));
+  }
+};
+
+}  // namespace freebump
+
+#endif  // FREEBUMP_LIB_C_API_H_
