@@ -11,6 +11,10 @@ constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
 // steps smaller, so a large buffer cut down to a few bytes goes back to its free list.
 constexpr unsigned kShrinkMoveOrders = 2;
 
+// A huge block's payload starts 16 bytes into its page-aligned mapping (tag at +8).
+constexpr uint64_t kHugePayloadOffset = 16;
+constexpr uintptr_t kHugeHeaderInPage = 8;
+
 }  // namespace
 
 const char* describe(HeapError error) {
@@ -27,9 +31,29 @@ const char* describe(HeapError error) {
   return "unknown error";
 }
 
+// ---- Allocation ----------------------------------------------------------------------------
+
 void* FreeingBumpHeap::allocate(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
+  if (size > source_->huge_threshold()) {
+    bool zeroed;
+    return allocate_huge(size, &zeroed);
+  }
   return allocate_order(order_for_size(size));
+}
+
+void* FreeingBumpHeap::allocate_zeroed(size_t size) {
+  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
+  bool zeroed = false;
+  void* payload;
+  if (size > source_->huge_threshold()) {
+    payload = allocate_huge(size, &zeroed);
+  } else {
+    payload = allocate_order(order_for_size(size));
+    zeroed = last_was_fresh_ && source_->spans_are_zeroed();
+  }
+  if (payload != nullptr && !zeroed) __builtin_memset(payload, 0, size);
+  return payload;
 }
 
 void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
@@ -47,93 +71,8 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
   return reinterpret_cast<void*>(aligned);
 }
 
-HeapError FreeingBumpHeap::free(void* payload) {
-  if (payload == nullptr) return HeapError::kNone;
-  const LiveBlock block = find_live_block(reinterpret_cast<uintptr_t>(payload));
-  if (block.error != HeapError::kNone) return block.error;
-  release(block.header, block.order);
-  return HeapError::kNone;
-}
-
-void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
-  if (payload == nullptr) return allocate(size);
-  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
-  const LiveBlock block = find_live_block(address);
-  if (block.error != HeapError::kNone) return fail(block.error);
-  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
-  const uint64_t usable = block.payload_end - address;
-  const bool unaligned_block = address == block.header + kHeaderBytes;
-  const unsigned new_order = order_for_size(size);
-  if (size <= usable) {
-    if (!unaligned_block || new_order + kShrinkMoveOrders > block.order) return payload;
-    void* moved = allocate_order(new_order);
-    if (moved == nullptr) {  // Keeping the bigger block is a fine answer too.
-      last_error_ = HeapError::kNone;
-      return payload;
-    }
-    __builtin_memcpy(moved, payload, size);
-    release(block.header, block.order);
-    return moved;
-  }
-  if (unaligned_block && extend_at_top(block, new_order)) return payload;
-  void* moved = allocate_order(new_order);
-  if (moved == nullptr) return nullptr;
-  __builtin_memcpy(moved, payload, static_cast<size_t>(usable));
-  release(block.header, block.order);
-  return moved;
-}
-
-HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const {
-  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
-  const LiveBlock block = find_live_block(address);
-  if (block.error == HeapError::kNone) *size = static_cast<size_t>(block.payload_end - address);
-  return block.error;
-}
-
-void* FreeingBumpHeap::fail(HeapError error) {
-  last_error_ = error;
-  return nullptr;
-}
-
-bool FreeingBumpHeap::in_heap(uintptr_t header) const {
-  return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
-         header >= codec_.base() + kHeaderBytes && header < bump_;
-}
-
-FreeingBumpHeap::LiveBlock FreeingBumpHeap::find_live_block(uintptr_t payload) const {
-  const uintptr_t header = payload - kHeaderBytes;
-  if (!in_heap(header)) return LiveBlock{HeapError::kInvalidPointer, 0, 0, 0};
-  const DecodedTag tag = codec_.decode(header, load_tag(header));
-  if (tag.kind != TagKind::kAligned || !tag.check_ok) return check_used_tag(header);
-  // An over-aligned payload: its tag points back to the block that holds it.
-  const uintptr_t real = TagCodec::aligned_target(header, tag.value);
-  if (real >= header || !in_heap(real)) return LiveBlock{HeapError::kCorruptHeader, 0, 0, 0};
-  const LiveBlock block = check_used_tag(real);
-  if (block.error == HeapError::kNone && payload >= block.payload_end) {
-    return LiveBlock{HeapError::kCorruptHeader, 0, 0, 0};
-  }
-  return block;
-}
-
-FreeingBumpHeap::LiveBlock FreeingBumpHeap::check_used_tag(uintptr_t header) const {
-  const DecodedTag tag = codec_.decode(header, load_tag(header));
-  HeapError error = HeapError::kNone;
-  if (!tag.check_ok) {
-    // A well-formed kind with a wrong check is a damaged tag; anything else never was one.
-    error = tag.kind == TagKind::kInvalid ? HeapError::kInvalidPointer : HeapError::kCorruptHeader;
-  } else if (tag.kind == TagKind::kFree) {
-    error = HeapError::kDoubleFree;
-  } else if (tag.kind != TagKind::kUsed) {
-    error = HeapError::kInvalidPointer;
-  } else if (uint64_t{header} + block_bytes(tag.order) > bump_) {
-    error = HeapError::kCorruptHeader;  // A block cannot reach past what was ever handed out.
-  }
-  if (error != HeapError::kNone) return LiveBlock{error, 0, 0, 0};
-  return LiveBlock{HeapError::kNone, header, tag.order,
-                   static_cast<uintptr_t>(header + block_bytes(tag.order))};
-}
-
 void* FreeingBumpHeap::allocate_order(unsigned order) {
+  last_was_fresh_ = false;
   if (free_heads_[order] != 0) return pop_free(order);
   const uint64_t bytes = block_bytes(order);
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
@@ -143,7 +82,19 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   bump_ += static_cast<uintptr_t>(bytes);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
+  last_was_fresh_ = true;
   return reinterpret_cast<void*>(header + kHeaderBytes);
+}
+
+void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
+  init_codec();
+  const Span mapping = source_->map_huge(size + kHugePayloadOffset, zeroed);
+  if (mapping.empty()) return fail(HeapError::kOutOfMemory);
+  const uintptr_t header = mapping.begin + kHugeHeaderInPage;
+  store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
+  stats_.huge_live++;
+  stats_.huge_bytes += mapping.end - mapping.begin;
+  return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
 }
 
 void* FreeingBumpHeap::pop_free(unsigned order) {
@@ -164,18 +115,6 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
 
-void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
-  store_tag(header, codec_.free(header, order, free_heads_[order]));
-  free_heads_[order] = header;
-  stats_.orders[order].free++;
-}
-
-void FreeingBumpHeap::release(uintptr_t header, unsigned order) {
-  stats_.orders[order].live--;
-  stats_.bytes_in_use -= block_bytes(order);
-  push_free(header, order);
-}
-
 void FreeingBumpHeap::note_allocated(unsigned order) {
   OrderStats& counts = stats_.orders[order];
   counts.live++;
@@ -184,6 +123,206 @@ void FreeingBumpHeap::note_allocated(unsigned order) {
   stats_.cumulative_bytes += block_bytes(order);
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
     stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  }
+}
+
+void* FreeingBumpHeap::fail(HeapError error) {
+  last_error_ = error;
+  return nullptr;
+}
+
+// ---- Free, realloc, usable size ------------------------------------------------------------
+
+HeapError FreeingBumpHeap::free(void* payload) {
+  if (payload == nullptr) return HeapError::kNone;
+  const LiveBlock block = find_live_block(reinterpret_cast<uintptr_t>(payload));
+  if (block.error == HeapError::kNone) release_block(block);
+  return block.error;
+}
+
+void FreeingBumpHeap::release_block(const LiveBlock& block) {
+  if (!block.huge) {
+    release(block.header, block.order);
+    return;
+  }
+  const Span mapping{block.header - kHugeHeaderInPage, block.payload_end};
+  stats_.huge_live--;
+  stats_.huge_bytes -= mapping.end - mapping.begin;
+  // Until the source unmaps it (or while it keeps the mapping for reuse) a second free
+  // finds a FREE tag.
+  store_tag(block.header, codec_.free(block.header, 0, 0));
+  source_->unmap_huge(mapping);
+}
+
+void FreeingBumpHeap::release(uintptr_t header, unsigned order) {
+  stats_.orders[order].live--;
+  stats_.bytes_in_use -= block_bytes(order);
+  push_free(header, order);
+}
+
+void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
+  store_tag(header, codec_.free(header, order, free_heads_[order]));
+  free_heads_[order] = header;
+  stats_.orders[order].free++;
+}
+
+void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
+  if (payload == nullptr) return allocate(size);
+  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
+  const LiveBlock block = find_live_block(address);
+  if (block.error != HeapError::kNone) return fail(block.error);
+  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
+  const uint64_t usable = block.payload_end - address;
+  const bool unaligned_block = address == block.header + kHeaderBytes;
+  const bool stays_huge = size > source_->huge_threshold();
+  if (block.huge) {
+    if (stays_huge && unaligned_block) return reallocate_huge(block, size);
+    if (stays_huge && size <= usable) return payload;
+  } else if (!stays_huge) {
+    const unsigned new_order = order_for_size(size);
+    if (size <= usable) {
+      if (!unaligned_block || new_order + kShrinkMoveOrders > block.order) return payload;
+      void* moved = allocate_order(new_order);
+      if (moved == nullptr) {  // Keeping the bigger block is a fine answer too.
+        last_error_ = HeapError::kNone;
+        return payload;
+      }
+      __builtin_memcpy(moved, payload, size);
+      release(block.header, block.order);
+      return moved;
+    }
+    if (unaligned_block && extend_at_top(block, new_order)) return payload;
+  }
+  void* moved = allocate(size);
+  if (moved == nullptr) return nullptr;
+  __builtin_memcpy(moved, payload, static_cast<size_t>(size < usable ? size : usable));
+  release_block(block);
+  return moved;
+}
+
+void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
+  const Span old_mapping{block.header - kHugeHeaderInPage, block.payload_end};
+  const Span mapping = source_->remap_huge(old_mapping, size + kHugePayloadOffset);
+  if (mapping.empty()) return fail(HeapError::kOutOfMemory);
+  const uintptr_t header = mapping.begin + kHugeHeaderInPage;
+  store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
+  stats_.huge_bytes += (mapping.end - mapping.begin) - (old_mapping.end - old_mapping.begin);
+  return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
+}
+
+HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
+  const LiveBlock block = find_live_block(address);
+  if (block.error == HeapError::kNone) *size = static_cast<size_t>(block.payload_end - address);
+  return block.error;
+}
+
+// ---- Finding and checking blocks -----------------------------------------------------------
+
+FreeingBumpHeap::LiveBlock FreeingBumpHeap::bad_block(HeapError error) {
+  return LiveBlock{error, 0, 0, 0, false};
+}
+
+bool FreeingBumpHeap::in_heap(uintptr_t header) const {
+  return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
+         header >= codec_.base() + kHeaderBytes && header < source_->high_water();
+}
+
+// Whether the 8 bytes at `header` may be read: inside the heap, or anywhere outside it when
+// huge blocks exist (a pointer into a mapping of ours has its tag on the same page or inside
+// the same mapping; a wild pointer may fault there, as it would under any allocator).
+bool FreeingBumpHeap::may_read(uintptr_t header) const {
+  if (in_heap(header)) return true;
+  const bool outside = header < codec_.base() || header >= source_->high_water();
+  return outside && codec_.base() != 0 && source_->huge_threshold() != ~uint64_t{0};
+}
+
+FreeingBumpHeap::LiveBlock FreeingBumpHeap::find_live_block(uintptr_t payload) const {
+  init_codec();
+  const uintptr_t header = payload - kHeaderBytes;
+  if ((payload & (kPayloadAlignment - 1)) != 0 || !may_read(header)) {
+    return bad_block(HeapError::kInvalidPointer);
+  }
+  const DecodedTag tag = codec_.decode(header, load_tag(header));
+  if (tag.kind != TagKind::kAligned || !tag.check_ok) return check_block(header);
+  // An over-aligned payload: its tag points back to the block that holds it.
+  const uintptr_t real = TagCodec::aligned_target(header, tag.value);
+  if (real >= header || !may_read(real)) return bad_block(HeapError::kCorruptHeader);
+  const LiveBlock block = check_block(real);
+  if (block.error == HeapError::kNone && payload >= block.payload_end) {
+    return bad_block(HeapError::kCorruptHeader);
+  }
+  return block;
+}
+
+FreeingBumpHeap::LiveBlock FreeingBumpHeap::check_block(uintptr_t header) const {
+  const DecodedTag tag = codec_.decode(header, load_tag(header));
+  if (!tag.check_ok) {
+    // A well-formed kind with a wrong check is a damaged tag; anything else never was one.
+    return bad_block(tag.kind == TagKind::kInvalid ? HeapError::kInvalidPointer
+                                                   : HeapError::kCorruptHeader);
+  }
+  if (tag.kind == TagKind::kFree) return bad_block(HeapError::kDoubleFree);
+  if (tag.kind == TagKind::kUsed) {
+    const uint64_t end = uint64_t{header} + block_bytes(tag.order);
+    // A block cannot reach past what was ever handed out.
+    if (!in_heap(header) || end > source_->high_water()) {
+      return bad_block(HeapError::kCorruptHeader);
+    }
+    return LiveBlock{HeapError::kNone, header, tag.order, static_cast<uintptr_t>(end), false};
+  }
+  if (tag.kind == TagKind::kHuge && !in_heap(header) &&
+      (header & (kHugeUnitBytes - 1)) == kHugeHeaderInPage) {
+    const uint64_t length = tag.value * kHugeUnitBytes;
+    return LiveBlock{HeapError::kNone, header, 0,
+                     static_cast<uintptr_t>(header - kHugeHeaderInPage + length), true};
+  }
+  return bad_block(HeapError::kInvalidPointer);
+}
+
+// ---- Chains of free blocks between heaps ---------------------------------------------------
+
+HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
+                                            FreeChain* chain) {
+  init_codec();
+  *chain = FreeChain{};
+  uintptr_t header = free_heads_[order];
+  uintptr_t tail = 0;
+  uint64_t count = 0;
+  while (header != 0 && count < max_count) {
+    const DecodedTag tag = codec_.decode(header, load_tag(header));
+    const uintptr_t next = codec_.link_target(tag.value);
+    if (!tag.check_ok || tag.kind != TagKind::kFree || tag.order != order ||
+        (next != 0 && !in_heap(next))) {
+      free_heads_[order] = 0;
+      stats_.orders[order].free = 0;
+      return HeapError::kCorruptFreeList;
+    }
+    tail = header;
+    header = next;
+    count++;
+  }
+  if (count == 0) return HeapError::kNone;
+  *chain = FreeChain{free_heads_[order], tail, count};
+  store_tag(tail, codec_.free(tail, order, 0));
+  free_heads_[order] = header;
+  stats_.orders[order].free -= count;
+  return HeapError::kNone;
+}
+
+void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
+  if (chain.count == 0) return;
+  init_codec();
+  store_tag(chain.tail, codec_.free(chain.tail, order, free_heads_[order]));
+  free_heads_[order] = chain.head;
+  stats_.orders[order].free += chain.count;
+}
+
+// ---- Growing the bump region ---------------------------------------------------------------
+
+void FreeingBumpHeap::init_codec() const {
+  if (codec_.base() == 0) {
+    codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), check_key_);
   }
 }
 
@@ -202,9 +341,7 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
 
 bool FreeingBumpHeap::adopt_span(Span span) {
   if (span.end < span.begin || span.begin < bump_end_) return false;  // Spans never go down.
-  if (codec_.base() == 0) {
-    codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), check_key_);
-  }
+  init_codec();
   if (span.begin < codec_.base()) return false;
   stats_.address_space += span.end - span.begin;
   if (span.begin == bump_end_ && bump_end_ != 0) {

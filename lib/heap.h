@@ -10,6 +10,11 @@
 //   into free blocks instead of being lost.
 // - Over-aligned requests take a bigger block and put an ALIGNED tag in front of the aligned
 //   payload that points back to the block's own header.
+// - Requests above the source's huge threshold (if it has one) get a mapping of their own,
+//   tagged HUGE with its length, unmapped when freed and resized by remapping.
+// - Several heaps may share one source (one heap per thread): a block may be freed into any
+//   of them, and chains of free blocks move between them (take_free_blocks /
+//   give_free_blocks), because tags are measured from the source's base.
 //
 // One heap is single-threaded; the layers above add locking or per-thread heaps. The core
 // knows nothing of symbols, errno or the OS: failures come back as HeapError values that
@@ -56,7 +61,20 @@ struct HeapStats {
   uint64_t peak_bytes_in_use = 0;
   uint64_t cumulative_bytes = 0;
   uint64_t address_space = 0;  // bytes the memory source handed over
+  uint64_t huge_live = 0;      // huge blocks mapped now
+  uint64_t huge_bytes = 0;     // bytes of those mappings
   OrderStats orders[kNumOrders] = {};
+};
+// With several heaps on one source, a block allocated by one heap may be freed into
+// another: one heap's live and bytes_in_use counts may then wrap below zero, but their sums
+// over the heaps are exact (unsigned arithmetic is modular).
+
+// A run of free blocks of one order, linked through their FREE tags from head to tail
+// (whose link is 0), detached from a heap's free list.
+struct FreeChain {
+  uintptr_t head = 0;
+  uintptr_t tail = 0;
+  uint64_t count = 0;
 };
 
 class FreeingBumpHeap {
@@ -71,6 +89,8 @@ class FreeingBumpHeap {
 
   // A 16-byte-aligned block of at least `size` bytes, or nullptr (see last_error()).
   void* allocate(size_t size);
+  // As allocate, with the first `size` bytes zeroed (skipping memory known to be fresh).
+  void* allocate_zeroed(size_t size);
   // As allocate, aligned to `alignment` (a power of two).
   void* allocate_aligned(size_t alignment, size_t size);
   // Frees a block from allocate*, reallocate or nullptr (a no-op). On an error the heap is
@@ -82,6 +102,15 @@ class FreeingBumpHeap {
   // The usable size behind a live pointer.
   HeapError usable_size(const void* payload, size_t* size) const;
 
+  // Detaches up to `max_count` blocks from the front of an order's free list, checking each
+  // tag; kCorruptFreeList (and the list dropped) if one is damaged.
+  HeapError take_free_blocks(unsigned order, uint64_t max_count, FreeChain* chain);
+  // Puts a chain (from any heap on the same source) in front of an order's free list.
+  void give_free_blocks(unsigned order, const FreeChain& chain);
+  uint64_t free_count(unsigned order) const { return stats_.orders[order].free; }
+  // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
+  void retire_bump_region() { retire_bump_tail(); }
+
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
   const HeapStats& stats() const { return stats_; }
@@ -92,14 +121,21 @@ class FreeingBumpHeap {
   struct LiveBlock {
     HeapError error;
     uintptr_t header;       // the real block's header (not the ALIGNED tag's)
-    unsigned order;
+    unsigned order;         // heap blocks only
     uintptr_t payload_end;  // one past the block's last usable byte
+    bool huge;              // a mapping of its own: [header - 8, payload_end)
   };
 
+  static LiveBlock bad_block(HeapError error);
   void* fail(HeapError error);
   LiveBlock find_live_block(uintptr_t payload) const;
-  LiveBlock check_used_tag(uintptr_t header) const;
+  LiveBlock check_block(uintptr_t header) const;
   bool in_heap(uintptr_t header) const;
+  bool may_read(uintptr_t header) const;
+  void init_codec() const;
+  void* allocate_huge(uint64_t size, bool* zeroed);
+  void* reallocate_huge(const LiveBlock& block, size_t size);
+  void release_block(const LiveBlock& block);
   void* allocate_order(unsigned order);
   void* pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order);
@@ -112,11 +148,14 @@ class FreeingBumpHeap {
 
   MemorySource* source_;
   uint64_t check_key_;
-  TagCodec codec_{};
+  // Filled in on first use: a source may learn its base only at run time (Linux reserves
+  // its address space lazily), and the constructor must stay constexpr.
+  mutable TagCodec codec_{};
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
   uintptr_t free_heads_[kNumOrders] = {};
   HeapError last_error_ = HeapError::kNone;
+  bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   HeapStats stats_{};
 };
 

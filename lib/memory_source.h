@@ -22,17 +22,57 @@ class MemorySource {
   // Hands over at least `min_bytes` more bytes, or an empty span when it cannot (the heap
   // then fails the request and stays usable). A span may start exactly where the previous
   // one ended (the heap keeps bumping through) or further up (someone else took the memory
-  // in between, as another memory.grow user on wasm may). Spans never go downwards. The
-  // request is 64-bit so that wasm32 callers cannot wrap it.
+  // in between, as another memory.grow user on wasm may, or another thread's heap). Spans
+  // never go downwards. The request is 64-bit so that wasm32 callers cannot wrap it. A
+  // source shared by several heaps must make this thread-safe.
   virtual Span grow(uint64_t min_bytes) = 0;
 
   // The address that header-tag offsets and links are measured from: at or below every span.
   // Heaps that exchange blocks must share it.
   virtual uintptr_t base() const = 0;
 
+  // Huge blocks: requests above huge_threshold() get a mapping of their own (at least
+  // `bytes`, page-aligned, a multiple of 4096 long). Only sources that set a threshold need
+  // these; `*zeroed` says whether the mapping is known to be all zeroes.
+  virtual Span map_huge(uint64_t bytes, bool* zeroed) {
+    (void)bytes;
+    *zeroed = false;
+    return Span{};
+  }
+  virtual void unmap_huge(Span mapping) { (void)mapping; }
+  // Resizes a mapping, moving it if need be; an empty span leaves the old one intact.
+  virtual Span remap_huge(Span mapping, uint64_t bytes) {
+    (void)mapping;
+    (void)bytes;
+    return Span{};
+  }
+
+  // Requests above this many bytes become huge blocks.
+  uint64_t huge_threshold() const { return huge_threshold_; }
+  // Whether grow() hands out memory that was never written (fresh pages are zero), so that
+  // calloc can skip clearing it.
+  bool spans_are_zeroed() const { return spans_are_zeroed_; }
+  // One past the highest byte this source ever handed out through grow(): every header of
+  // every heap on this source lies below it, and everything from base() up to it can be read.
+  uintptr_t high_water() const { return __atomic_load_n(&high_water_, __ATOMIC_ACQUIRE); }
+
  protected:
+  constexpr MemorySource(uint64_t huge_threshold, bool spans_are_zeroed)
+      : huge_threshold_(huge_threshold), spans_are_zeroed_(spans_are_zeroed) {}
   // Sources are never destroyed through this interface (they are usually globals).
   ~MemorySource() = default;
+
+  // Sources call this as they hand out a span (under their own lock if they have one).
+  void raise_high_water(uintptr_t end) {
+    if (end > high_water_) __atomic_store_n(&high_water_, end, __ATOMIC_RELEASE);
+  }
+
+  static constexpr uint64_t kNoHugeBlocks = ~uint64_t{0};
+
+ private:
+  uint64_t huge_threshold_;
+  bool spans_are_zeroed_;
+  uintptr_t high_water_ = 0;
 };
 
 // Serves spans from one caller-provided buffer: for tests, for benchmarks of the core, and
@@ -42,7 +82,8 @@ class MemorySource {
 class FixedBufferSource final : public MemorySource {
  public:
   FixedBufferSource(void* buffer, uint64_t bytes, uint64_t step = 0)
-      : begin_(reinterpret_cast<uintptr_t>(buffer)),
+      : MemorySource(kNoHugeBlocks, false),
+        begin_(reinterpret_cast<uintptr_t>(buffer)),
         end_(reinterpret_cast<uintptr_t>(buffer) + static_cast<uintptr_t>(bytes)),
         next_(reinterpret_cast<uintptr_t>(buffer)),
         step_(step) {}
@@ -57,6 +98,7 @@ class FixedBufferSource final : public MemorySource {
     }
     const Span span{next_, next_ + static_cast<uintptr_t>(take)};
     next_ = span.end;
+    raise_high_water(span.end);
     return span;
   }
 

@@ -45,7 +45,12 @@ class BufferHeap {
 class GappySource final : public MemorySource {
  public:
   GappySource(uintptr_t begin, uintptr_t end, uint64_t step, uint64_t gap)
-      : begin_(begin), end_(end), next_(begin), step_(step), gap_(gap) {}
+      : MemorySource(kNoHugeBlocks, false),
+        begin_(begin),
+        end_(end),
+        next_(begin),
+        step_(step),
+        gap_(gap) {}
 
   Span grow(uint64_t min_bytes) override {
     const uint64_t skip = next_ == begin_ ? 0 : gap_;
@@ -54,6 +59,7 @@ class GappySource final : public MemorySource {
     const Span span{static_cast<uintptr_t>(next_ + skip),
                     static_cast<uintptr_t>(next_ + skip + take)};
     next_ = span.end;
+    raise_high_water(span.end);
     return span;
   }
   uintptr_t base() const override { return begin_; }

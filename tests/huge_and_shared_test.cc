@@ -1,0 +1,270 @@
+// Huge blocks (a mapping of their own), calloc's zeroing, and several heaps sharing one
+// source: cross-heap frees and chains of free blocks moving between heaps. The source here
+// is a fake over plain buffers, so these run on every target.
+#include <stdint.h>
+#include <string.h>
+
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/heap.h"
+#include "tests/test_heap.h"
+
+namespace freebump {
+namespace {
+
+using testing::fill_pattern;
+using testing::pattern_intact;
+
+uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// Heap spans from one buffer, huge mappings from page-aligned slots of another. Every
+// mapping is filled with garbage unless it is "fresh", as the Linux source's cache would.
+class FakeHugeSource final : public MemorySource {
+ public:
+  static constexpr uint64_t kSlotBytes = 1 << 20;
+  static constexpr int kSlots = 8;
+
+  FakeHugeSource(uint64_t huge_threshold, uint64_t heap_bytes)
+      : MemorySource(huge_threshold, true),
+        heap_storage_(new uint8_t[heap_bytes + 16]()),
+        slot_storage_(new uint8_t[kSlots * kSlotBytes + 4096]),
+        heap_begin_((addr(heap_storage_.get()) + 15) & ~uintptr_t{15}),
+        heap_next_(heap_begin_),
+        heap_end_(heap_begin_ + heap_bytes),
+        slots_begin_((addr(slot_storage_.get()) + 4095) & ~uintptr_t{4095}) {}
+
+  Span grow(uint64_t min_bytes) override {
+    const uint64_t take = (min_bytes + 4095) & ~uint64_t{4095};
+    if (heap_end_ - heap_next_ < take) return Span{};
+    const Span span{heap_next_, heap_next_ + static_cast<uintptr_t>(take)};
+    heap_next_ = span.end;
+    raise_high_water(span.end);
+    return span;
+  }
+  uintptr_t base() const override { return heap_begin_; }
+
+  Span map_huge(uint64_t bytes, bool* zeroed) override {
+    const uint64_t length = (bytes + 4095) & ~uint64_t{4095};
+    for (int slot = 0; slot < kSlots; ++slot) {
+      if (in_use_[slot] || length > kSlotBytes) continue;
+      in_use_[slot] = true;
+      const uintptr_t begin = slots_begin_ + slot * kSlotBytes;
+      *zeroed = next_mapping_fresh_;
+      memset(reinterpret_cast<void*>(begin), next_mapping_fresh_ ? 0 : 0xEE,
+             static_cast<size_t>(length));
+      maps_++;
+      return Span{begin, begin + static_cast<uintptr_t>(length)};
+    }
+    *zeroed = false;
+    return Span{};
+  }
+  void unmap_huge(Span mapping) override {
+    in_use_[(mapping.begin - slots_begin_) / kSlotBytes] = false;
+    unmaps_++;
+  }
+  Span remap_huge(Span mapping, uint64_t bytes) override {
+    bool zeroed;
+    const Span moved = map_huge(bytes, &zeroed);
+    if (moved.empty()) return moved;
+    const uint64_t keep = mapping.end - mapping.begin < moved.end - moved.begin
+                              ? mapping.end - mapping.begin
+                              : moved.end - moved.begin;
+    memcpy(reinterpret_cast<void*>(moved.begin), reinterpret_cast<void*>(mapping.begin),
+           static_cast<size_t>(keep));
+    unmap_huge(mapping);
+    return moved;
+  }
+
+  bool next_mapping_fresh_ = true;
+  int maps_ = 0;
+  int unmaps_ = 0;
+
+ private:
+  std::unique_ptr<uint8_t[]> heap_storage_;
+  std::unique_ptr<uint8_t[]> slot_storage_;
+  uintptr_t heap_begin_;
+  uintptr_t heap_next_;
+  uintptr_t heap_end_;
+  uintptr_t slots_begin_;
+  bool in_use_[kSlots] = {};
+};
+
+TEST(HugeBlocks, AboveTheThresholdAMappingOfItsOwn) {
+  FakeHugeSource source(64 << 10, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* small = heap.allocate(64 << 10);  // at the threshold: still a heap block
+  EXPECT_EQ(source.maps_, 0);
+  void* huge = heap.allocate((64 << 10) + 1);
+  ASSERT_NE(huge, nullptr);
+  EXPECT_EQ(source.maps_, 1);
+  EXPECT_EQ(addr(huge) % 4096, 16u);
+  const DecodedTag tag = heap.codec().decode(addr(huge) - 8, load_tag(addr(huge) - 8));
+  EXPECT_EQ(tag.kind, TagKind::kHuge);
+  EXPECT_TRUE(tag.check_ok);
+  EXPECT_EQ(tag.value, 17u);  // 65537 + 16 bytes round up to 17 pages
+  size_t usable = 0;
+  ASSERT_EQ(heap.usable_size(huge, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, 17u * 4096 - 16);
+  EXPECT_EQ(heap.stats().huge_live, 1u);
+  EXPECT_EQ(heap.stats().huge_bytes, 17u * 4096);
+  EXPECT_EQ(heap.free(huge), HeapError::kNone);
+  EXPECT_EQ(source.unmaps_, 1);
+  EXPECT_EQ(heap.stats().huge_live, 0u);
+  EXPECT_EQ(heap.free(small), HeapError::kNone);
+}
+
+TEST(HugeBlocks, DoubleFreeWhileTheMappingSurvivesIsDetected) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* huge = heap.allocate(10000);
+  ASSERT_EQ(heap.free(huge), HeapError::kNone);
+  EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);  // the fake never really unmaps
+}
+
+TEST(HugeBlocks, ReallocRemapsAndMovesAcrossTheThreshold) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* p = heap.allocate(100);
+  fill_pattern(p, 100, 1);
+  void* huge = heap.reallocate(p, 10000);  // heap block -> huge: moves
+  ASSERT_NE(huge, nullptr);
+  EXPECT_EQ(addr(huge) % 4096, 16u);
+  EXPECT_EQ(pattern_intact(huge, 100, 1), 100u);
+  fill_pattern(huge, 10000, 2);
+  void* bigger = heap.reallocate(huge, 300000);  // huge -> huge: remapped
+  ASSERT_NE(bigger, nullptr);
+  EXPECT_EQ(pattern_intact(bigger, 10000, 2), 10000u);
+  size_t usable = 0;
+  ASSERT_EQ(heap.usable_size(bigger, &usable), HeapError::kNone);
+  EXPECT_GE(usable, 300000u);
+  EXPECT_EQ(heap.stats().huge_live, 1u);
+  void* back = heap.reallocate(bigger, 50);  // huge -> heap block: moves back
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(pattern_intact(back, 50, 2), 50u);
+  EXPECT_EQ(heap.stats().huge_live, 0u);
+  EXPECT_EQ(heap.stats().huge_bytes, 0u);
+  EXPECT_EQ(heap.free(back), HeapError::kNone);
+  EXPECT_EQ(heap.reallocate(heap.allocate(5000), size_t{2} << 20), nullptr);  // no slot that big
+  EXPECT_EQ(heap.last_error(), HeapError::kOutOfMemory);
+}
+
+TEST(HugeBlocks, AlignedRequestsInsideHugeBlocks) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  for (size_t alignment = 32; alignment <= 65536; alignment <<= 1) {
+    void* p = heap.allocate_aligned(alignment, 5000);
+    ASSERT_NE(p, nullptr) << alignment;
+    EXPECT_EQ(addr(p) % alignment, 0u);
+    size_t usable = 0;
+    ASSERT_EQ(heap.usable_size(p, &usable), HeapError::kNone);
+    EXPECT_GE(usable, 5000u);
+    fill_pattern(p, 5000, alignment);
+    void* moved = heap.reallocate(p, 6000);
+    ASSERT_NE(moved, nullptr);
+    EXPECT_EQ(pattern_intact(moved, 5000, alignment), 5000u);
+    EXPECT_EQ(heap.free(moved), HeapError::kNone) << alignment;
+  }
+  EXPECT_EQ(heap.stats().huge_live, 0u);
+}
+
+TEST(HugeBlocks, ForeignPointersOutsideTheHeapAreRejected) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* p = heap.allocate(8);
+  alignas(4096) static uint8_t page[8192] = {};
+  EXPECT_EQ(heap.free(page + 16), HeapError::kInvalidPointer);  // looks like a huge payload
+  EXPECT_EQ(heap.free(page + 4096 + 32), HeapError::kInvalidPointer);
+  EXPECT_EQ(heap.free(p), HeapError::kNone);
+}
+
+TEST(ZeroedAllocation, SkipsOnlyMemoryThatIsKnownFresh) {
+  FakeHugeSource source(8192, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  auto* fresh = static_cast<uint8_t*>(heap.allocate_zeroed(1000));
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(fresh[i], 0);
+  memset(fresh, 0xFF, 1000);
+  ASSERT_EQ(heap.free(fresh), HeapError::kNone);
+  auto* reused = static_cast<uint8_t*>(heap.allocate_zeroed(1000));
+  ASSERT_EQ(reused, fresh);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(reused[i], 0) << i;
+  source.next_mapping_fresh_ = false;  // a recycled mapping full of garbage
+  auto* huge = static_cast<uint8_t*>(heap.allocate_zeroed(20000));
+  for (int i = 0; i < 20000; ++i) ASSERT_EQ(huge[i], 0) << i;
+  EXPECT_EQ(heap.free(huge), HeapError::kNone);
+  EXPECT_EQ(heap.allocate_zeroed(SIZE_MAX), nullptr);
+  EXPECT_EQ(heap.last_error(), HeapError::kTooLarge);
+}
+
+TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap first(&source);
+  FreeingBumpHeap second(&source);
+  void* a = first.allocate(100);
+  void* b = second.allocate(100);  // second's span lies above first's
+  EXPECT_EQ(second.free(a), HeapError::kNone);
+  EXPECT_EQ(first.free(b), HeapError::kNone);
+  EXPECT_EQ(second.free(a), HeapError::kDoubleFree);
+  EXPECT_EQ(second.allocate(100), a);
+  EXPECT_EQ(first.allocate(100), b);
+  // Per-heap live counts wrap; their sums are exact.
+  const unsigned order = order_for_size(100);
+  EXPECT_EQ(first.stats().orders[order].live + second.stats().orders[order].live, 2u);
+}
+
+TEST(SharedSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap owner(&source);
+  FreeingBumpHeap other(&source);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 10; ++i) blocks.push_back(owner.allocate(40));
+  for (void* p : blocks) ASSERT_EQ(owner.free(p), HeapError::kNone);
+  FreeChain chain;
+  ASSERT_EQ(owner.take_free_blocks(2, 4, &chain), HeapError::kNone);
+  EXPECT_EQ(chain.count, 4u);
+  EXPECT_EQ(chain.head, addr(blocks[9]) - 8);  // the most recently freed first
+  EXPECT_EQ(chain.tail, addr(blocks[6]) - 8);
+  EXPECT_EQ(owner.free_count(2), 6u);
+  other.give_free_blocks(2, chain);
+  EXPECT_EQ(other.free_count(2), 4u);
+  for (int i = 9; i >= 6; --i) EXPECT_EQ(other.allocate(40), blocks[i]);
+  EXPECT_EQ(other.stats().address_space, 0u);  // served without growing
+  EXPECT_EQ(owner.allocate(40), blocks[5]);
+  // Taking more than there is takes all; taking from an empty list takes nothing.
+  ASSERT_EQ(owner.take_free_blocks(2, 100, &chain), HeapError::kNone);
+  EXPECT_EQ(chain.count, 5u);
+  ASSERT_EQ(owner.take_free_blocks(2, 100, &chain), HeapError::kNone);
+  EXPECT_EQ(chain.count, 0u);
+}
+
+TEST(SharedSource, ADamagedChainIsReported) {
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* a = heap.allocate(8);
+  void* b = heap.allocate(8);
+  ASSERT_EQ(heap.free(a), HeapError::kNone);
+  ASSERT_EQ(heap.free(b), HeapError::kNone);
+  store_tag(addr(a) - 8, load_tag(addr(a) - 8) ^ (uint64_t{1} << 50));
+  FreeChain chain;
+  EXPECT_EQ(heap.take_free_blocks(0, 8, &chain), HeapError::kCorruptFreeList);
+  EXPECT_EQ(chain.count, 0u);
+  EXPECT_EQ(heap.free_count(0), 0u);
+}
+
+TEST(SharedSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  void* p = heap.allocate(8);  // the first span is 4096 bytes: 4072 are left after the block
+  heap.retire_bump_region();
+  // Largest first: 2064 + 1040 + 528 + 272 + 144 + 16, and 8 bytes too few for any block.
+  const unsigned orders[] = {8, 7, 6, 5, 4, 0};
+  for (unsigned order : orders) EXPECT_EQ(heap.free_count(order), 1u) << order;
+  EXPECT_NE(heap.allocate(2000), nullptr);
+  EXPECT_EQ(heap.stats().address_space, 4096u);
+  EXPECT_EQ(heap.free(p), HeapError::kNone);
+  EXPECT_EQ(heap.free_count(0), 2u);
+}
+
+}  // namespace
+}  // namespace freebump
