@@ -6,3 +6,13 @@ FREEBUMP_COPTS = [
     "-Wextra",
     "-Werror",
 ]
+
+# The allocator itself (core, C layer, preload): no exceptions and no RTTI, so that it needs
+# no C++ runtime (libfreebump.so must NEED only libc, and wasm has no exception runtime).
+# Unwind tables stay on, so a std::bad_alloc thrown by the program's runtime through
+# operator new still unwinds.
+ALLOCATOR_COPTS = FREEBUMP_COPTS + [
+    "-fno-exceptions",
+    "-fno-rtti",
+    "-fasynchronous-unwind-tables",
+]

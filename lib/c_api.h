@@ -6,8 +6,9 @@
 // symbols of each build are one-line forwards to CApi<Env>. `Env` is a struct of statics
 // the build provides:
 //
-//   static Heap& heap();                       // allocate, allocate_aligned, free,
-//                                              // reallocate, usable_size, last_error
+//   static Heap& heap();                       // allocate, allocate_zeroed,
+//                                              // allocate_aligned, free, reallocate,
+//                                              // usable_size, last_error
 //   static void set_errno(int);                // a no-op where there is no errno
 //   static int get_errno();
 //   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
@@ -46,9 +47,7 @@ class CApi {
   static void* calloc(size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
-    void* pointer = checked("calloc", Env::heap().allocate(total));
-    if (pointer != nullptr) __builtin_memset(pointer, 0, total);
-    return pointer;
+    return checked("calloc", Env::heap().allocate_zeroed(total));
   }
 
   static void* realloc(void* pointer, size_t size) {

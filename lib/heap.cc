@@ -134,10 +134,18 @@ void* FreeingBumpHeap::fail(HeapError error) {
 // ---- Free, realloc, usable size ------------------------------------------------------------
 
 HeapError FreeingBumpHeap::free(void* payload) {
+  unsigned freed_order;
+  return free(payload, &freed_order);
+}
+
+HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
+  *freed_order = kNumOrders;
   if (payload == nullptr) return HeapError::kNone;
   const LiveBlock block = find_live_block(reinterpret_cast<uintptr_t>(payload));
-  if (block.error == HeapError::kNone) release_block(block);
-  return block.error;
+  if (block.error != HeapError::kNone) return block.error;
+  if (!block.huge) *freed_order = block.order;
+  release_block(block);
+  return HeapError::kNone;
 }
 
 void FreeingBumpHeap::release_block(const LiveBlock& block) {

@@ -96,6 +96,9 @@ class FreeingBumpHeap {
   // Frees a block from allocate*, reallocate or nullptr (a no-op). On an error the heap is
   // unchanged.
   HeapError free(void* payload);
+  // As free, and says which order's free list the block joined (kNumOrders for a huge
+  // block), so that a caller can keep its lists bounded.
+  HeapError free(void* payload, unsigned* freed_order);
   // Resizes in place when the block still fits (or sits at the top of the bump region);
   // otherwise moves it. nullptr with last_error() on failure, the old block intact.
   void* reallocate(void* payload, size_t size);
@@ -108,6 +111,16 @@ class FreeingBumpHeap {
   // Puts a chain (from any heap on the same source) in front of an order's free list.
   void give_free_blocks(unsigned order, const FreeChain& chain);
   uint64_t free_count(unsigned order) const { return stats_.orders[order].free; }
+  // Calls visit(header) for each block on an order's free list, most recently freed first.
+  template <class Visitor>
+  void for_each_free_block(unsigned order, Visitor visit) const {
+    for (uintptr_t header = free_heads_[order]; header != 0;) {
+      const DecodedTag tag = codec_.decode(header, load_tag(header));
+      if (!tag.check_ok || tag.kind != TagKind::kFree) return;
+      visit(header);
+      header = codec_.link_target(tag.value);
+    }
+  }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
   void retire_bump_region() { retire_bump_tail(); }
 

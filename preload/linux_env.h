@@ -1,0 +1,36 @@
+// The Linux environment of the C layer: errno, the page size, how to die, and the
+// process-wide heap. Instantiated once as CApi<LinuxEnv> by the exported symbols.
+#ifndef FREEBUMP_PRELOAD_LINUX_ENV_H_
+#define FREEBUMP_PRELOAD_LINUX_ENV_H_
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/c_api.h"
+#include "preload/process_heap.h"
+
+namespace freebump {
+
+struct LinuxEnv {
+  static ProcessHeap& heap() { return process_heap(); }
+  static void set_errno(int value) { errno = value; }
+  static int get_errno() { return errno; }
+  static constexpr int kNoMemory = ENOMEM;
+  static constexpr int kInvalid = EINVAL;
+  // x86-64 and arm64 Linux with 4 KiB pages; valloc and pvalloc round to this.
+  static constexpr size_t kPageSize = 4096;
+  [[noreturn]] static void die(const char* line, size_t length) {
+    // write(2): stdio may allocate, and the heap is not to be trusted any more.
+    ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+    abort();
+  }
+};
+
+using LinuxC = CApi<LinuxEnv>;
+
+}  // namespace freebump
+
+#endif  // FREEBUMP_PRELOAD_LINUX_ENV_H_

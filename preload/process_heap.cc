@@ -1,0 +1,363 @@
+#include "preload/process_heap.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <new>
+
+#include "lib/c_api.h"
+#include "preload/lock.h"
+
+namespace freebump {
+namespace {
+
+// ---- Sizing ----------------------------------------------------------------------------------
+
+// A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
+// 1024) and moves half of that to the central pool at a time.
+constexpr uint64_t kCacheBytesPerOrder = uint64_t{256} << 10;
+
+constexpr uint64_t cache_limit(unsigned order) {
+  const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
+  return blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
+}
+constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
+
+// Chains the central pool holds per order in O(1) slots; more go into an overflow list.
+constexpr unsigned kCentralSlots = 64;
+// malloc_trim gives back the pages inside free blocks of at least two pages.
+constexpr unsigned kFirstTrimmedOrder = 10;
+constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
+
+// ---- State (all constant-initialised: malloc may be called before any constructor) -----------
+
+struct ThreadHeap {
+  constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}
+  FreeingBumpHeap heap;
+  ThreadHeap* next_record = nullptr;  // every record ever made
+  ThreadHeap* next_spare = nullptr;   // records whose thread has exited
+};
+
+struct CentralOrder {
+  Lock lock;
+  FreeChain chains[kCentralSlots] = {};
+  unsigned chain_count = 0;
+  uint64_t available = 0;  // blocks held here; read without the lock as a hint
+};
+
+enum class ThreadState : uint8_t { kNew, kActive, kExited };
+
+LinuxSource g_source;
+FreeingBumpHeap g_overflow(&g_source);  // central lists beyond the slots; never bumps
+CentralOrder g_central[kNumOrders];
+
+Lock g_registry_lock;
+ThreadHeap* g_records = nullptr;
+ThreadHeap* g_spares = nullptr;
+uint64_t g_record_count = 0;
+uintptr_t g_record_pool = 0;
+uintptr_t g_record_pool_end = 0;
+
+Lock g_orphan_lock;  // the heap of threads that allocate after their exit handler ran
+FreeingBumpHeap g_orphan(&g_source);
+
+Lock g_init_lock;
+bool g_initialized = false;
+pthread_key_t g_thread_key;
+
+ProcessHeap g_process_heap;
+
+__thread ThreadHeap* tls_heap;
+__thread ThreadState tls_state;
+__thread HeapError tls_error;
+
+[[noreturn]] void die_corrupt(const char* function, HeapError error, const void* pointer) {
+  char line[160];
+  const size_t length = format_corruption_message(line, function, error, pointer);
+  ssize_t ignored = write(STDERR_FILENO, line, length);
+  (void)ignored;
+  abort();
+}
+
+// ---- Process and thread set-up ---------------------------------------------------------------
+
+void on_thread_exit(void* record);
+
+bool init_process() {
+  if (__atomic_load_n(&g_initialized, __ATOMIC_ACQUIRE)) return true;
+  LockGuard guard(g_init_lock);
+  if (g_initialized) return true;
+  // Neither call allocates, so a malloc that arrives here from the loader is safe.
+  if (!g_source.reserve() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
+    return false;
+  }
+  __atomic_store_n(&g_initialized, true, __ATOMIC_RELEASE);
+  return true;
+}
+
+ThreadHeap* new_record() {
+  LockGuard guard(g_registry_lock);
+  if (g_spares != nullptr) {
+    ThreadHeap* record = g_spares;
+    g_spares = record->next_spare;
+    return record;
+  }
+  constexpr uintptr_t kRecordBytes = (sizeof(ThreadHeap) + 63) & ~uintptr_t{63};
+  if (g_record_pool_end - g_record_pool < kRecordBytes) {
+    void* pool = g_source.map_metadata(kRecordPoolBytes);
+    if (pool == nullptr) return nullptr;
+    g_record_pool = reinterpret_cast<uintptr_t>(pool);
+    g_record_pool_end = g_record_pool + kRecordPoolBytes;
+  }
+  ThreadHeap* record = new (reinterpret_cast<void*>(g_record_pool)) ThreadHeap(&g_source);
+  g_record_pool += kRecordBytes;
+  record->next_record = g_records;
+  g_records = record;
+  g_record_count++;
+  return record;
+}
+
+// The calling thread's heap, made on its first call; nullptr after the thread's exit
+// handler ran (or if the process cannot reserve memory): callers use the orphan heap.
+ThreadHeap* attach_thread() {
+  if (tls_state == ThreadState::kExited || !init_process()) return nullptr;
+  ThreadHeap* record = new_record();
+  if (record == nullptr) return nullptr;
+  tls_heap = record;
+  tls_state = ThreadState::kActive;
+  // May allocate (glibc's second-level key arrays): the heap above is already in place.
+  pthread_setspecific(g_thread_key, record);
+  return record;
+}
+
+inline ThreadHeap* current() {
+  ThreadHeap* record = tls_heap;
+  return record != nullptr ? record : attach_thread();
+}
+
+// ---- The central pool ------------------------------------------------------------------------
+
+void give_to_central(unsigned order, const FreeChain& chain) {
+  CentralOrder& central = g_central[order];
+  LockGuard guard(central.lock);
+  if (central.chain_count < kCentralSlots) {
+    central.chains[central.chain_count++] = chain;
+  } else {
+    g_overflow.give_free_blocks(order, chain);
+  }
+  __atomic_store_n(&central.available, central.available + chain.count, __ATOMIC_RELAXED);
+}
+
+void take_from_central(unsigned order, FreeingBumpHeap& heap) {
+  CentralOrder& central = g_central[order];
+  if (__atomic_load_n(&central.available, __ATOMIC_RELAXED) == 0) return;
+  FreeChain chain;
+  HeapError error = HeapError::kNone;
+  {
+    LockGuard guard(central.lock);
+    if (central.chain_count > 0) {
+      chain = central.chains[--central.chain_count];
+    } else {
+      error = g_overflow.take_free_blocks(order, batch_size(order), &chain);
+    }
+    __atomic_store_n(&central.available, central.available - chain.count, __ATOMIC_RELAXED);
+  }
+  if (error != HeapError::kNone) die_corrupt("malloc", error, nullptr);
+  heap.give_free_blocks(order, chain);
+}
+
+// Moves up to `count` of a heap's free blocks of one order to the central pool.
+void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
+  FreeChain chain;
+  const HeapError error = heap.take_free_blocks(order, count, &chain);
+  if (error != HeapError::kNone) die_corrupt("free", error, nullptr);
+  if (chain.count != 0) give_to_central(order, chain);
+}
+
+void on_thread_exit(void* argument) {
+  ThreadHeap* record = static_cast<ThreadHeap*>(argument);
+  tls_heap = nullptr;
+  tls_state = ThreadState::kExited;
+  record->heap.retire_bump_region();
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    while (record->heap.free_count(order) != 0) spill(record->heap, order, batch_size(order));
+  }
+  LockGuard guard(g_registry_lock);
+  record->next_spare = g_spares;
+  g_spares = record;
+}
+
+// A request refills an empty list from the central pool before it bumps.
+inline void refill_order_for(FreeingBumpHeap& heap, uint64_t size) {
+  if (size > LinuxSource::kHugeThreshold) return;
+  const unsigned order = order_for_size(size);
+  if (heap.free_count(order) == 0) take_from_central(order, heap);
+}
+
+template <class Call>
+auto with_orphan_heap(Call call) {
+  LockGuard guard(g_orphan_lock);
+  init_process();
+  auto result = call(g_orphan);
+  tls_error = g_orphan.last_error();
+  return result;
+}
+
+void add_stats(HeapStats& sum, const HeapStats& stats) {
+  sum.bytes_in_use += stats.bytes_in_use;
+  sum.peak_bytes_in_use += stats.peak_bytes_in_use;
+  sum.cumulative_bytes += stats.cumulative_bytes;
+  sum.address_space += stats.address_space;
+  sum.huge_live += stats.huge_live;
+  sum.huge_bytes += stats.huge_bytes;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    sum.orders[order].live += stats.orders[order].live;
+    sum.orders[order].free += stats.orders[order].free;
+    sum.orders[order].allocations += stats.orders[order].allocations;
+  }
+}
+
+void discard_free_pages(const FreeingBumpHeap& heap) {
+  for (unsigned order = kFirstTrimmedOrder; order < kNumOrders; ++order) {
+    heap.for_each_free_block(order, [order](uintptr_t header) {
+      g_source.discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    });
+  }
+}
+
+__attribute__((constructor)) void register_fork_handlers() {
+  pthread_atfork(ProcessHeap::before_fork, ProcessHeap::after_fork, ProcessHeap::after_fork);
+}
+
+}  // namespace
+
+ProcessHeap& process_heap() { return g_process_heap; }
+
+// ---- The Heap interface ----------------------------------------------------------------------
+
+void* ProcessHeap::allocate(size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate(size); });
+  refill_order_for(record->heap, size);
+  void* payload = record->heap.allocate(size);
+  if (payload == nullptr) tls_error = record->heap.last_error();
+  return payload;
+}
+
+void* ProcessHeap::allocate_zeroed(size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) {
+    return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate_zeroed(size); });
+  }
+  refill_order_for(record->heap, size);
+  void* payload = record->heap.allocate_zeroed(size);
+  if (payload == nullptr) tls_error = record->heap.last_error();
+  return payload;
+}
+
+void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) {
+    return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate_aligned(alignment, size); });
+  }
+  if (alignment <= kPayloadAlignment) refill_order_for(record->heap, size);
+  void* payload = record->heap.allocate_aligned(alignment, size);
+  if (payload == nullptr) tls_error = record->heap.last_error();
+  return payload;
+}
+
+HeapError ProcessHeap::free(void* payload) {
+  ThreadHeap* record = current();
+  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.free(payload); });
+  unsigned order;
+  const HeapError error = record->heap.free(payload, &order);
+  if (error == HeapError::kNone && order < kNumOrders &&
+      record->heap.free_count(order) > cache_limit(order)) {
+    spill(record->heap, order, batch_size(order));
+  }
+  return error;
+}
+
+void* ProcessHeap::reallocate(void* payload, size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) {
+    return with_orphan_heap([&](FreeingBumpHeap& h) { return h.reallocate(payload, size); });
+  }
+  void* moved = record->heap.reallocate(payload, size);
+  if (moved == nullptr) tls_error = record->heap.last_error();
+  return moved;
+}
+
+HeapError ProcessHeap::usable_size(const void* payload, size_t* size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) {
+    return with_orphan_heap([&](FreeingBumpHeap& h) { return h.usable_size(payload, size); });
+  }
+  return record->heap.usable_size(payload, size);
+}
+
+HeapError ProcessHeap::last_error() const { return tls_error; }
+
+// ---- Trimming, figures, fork -----------------------------------------------------------------
+
+uint64_t ProcessHeap::trim() {
+  if (!init_process()) return 0;
+  const uint64_t returned_before = g_source.stats().returned;
+  for (unsigned order = kFirstTrimmedOrder; order < kNumOrders; ++order) {
+    CentralOrder& central = g_central[order];
+    LockGuard guard(central.lock);
+    // Fold the slots into the overflow list so that one walk sees every block.
+    while (central.chain_count > 0) {
+      g_overflow.give_free_blocks(order, central.chains[--central.chain_count]);
+    }
+    g_overflow.for_each_free_block(order, [order](uintptr_t header) {
+      g_source.discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    });
+  }
+  if (tls_heap != nullptr) discard_free_pages(tls_heap->heap);
+  {
+    LockGuard guard(g_orphan_lock);
+    discard_free_pages(g_orphan);
+  }
+  g_source.drop_huge_cache();
+  return g_source.stats().returned - returned_before;
+}
+
+ProcessTotals ProcessHeap::totals() {
+  ProcessTotals totals{};
+  {
+    LockGuard guard(g_registry_lock);
+    for (ThreadHeap* record = g_records; record != nullptr; record = record->next_record) {
+      add_stats(totals.heaps, record->heap.stats());
+    }
+    totals.thread_heaps = g_record_count;
+  }
+  {
+    LockGuard guard(g_orphan_lock);
+    add_stats(totals.heaps, g_orphan.stats());
+  }
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    totals.central_free[order] = __atomic_load_n(&g_central[order].available, __ATOMIC_RELAXED);
+  }
+  totals.source = g_source.stats();
+  return totals;
+}
+
+void ProcessHeap::before_fork() {
+  g_init_lock.lock();
+  g_registry_lock.lock();
+  for (CentralOrder& central : g_central) central.lock.lock();
+  g_orphan_lock.lock();
+  g_source.lock_all();
+}
+
+void ProcessHeap::after_fork() {
+  g_source.unlock_all();
+  g_orphan_lock.unlock();
+  for (unsigned order = kNumOrders; order-- > 0;) g_central[order].lock.unlock();
+  g_registry_lock.unlock();
+  g_init_lock.unlock();
+}
+
+}  // namespace freebump

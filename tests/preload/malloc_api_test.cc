@@ -1,0 +1,273 @@
+// The malloc family and operator new/delete as exported by libfreebump.so. This binary links
+// the overrides in, so every allocation in it (GoogleTest's included) goes through them.
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <new>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// The size classes tell our malloc from glibc's: malloc(100) has 136 usable bytes here
+// (order 4) and 104 under glibc.
+TEST(Interposition, OurMallocIsTheOneInUse) {
+  void* p = malloc(100);
+  EXPECT_EQ(malloc_usable_size(p), 136u);
+  free(p);
+  int* q = new int[25];
+  EXPECT_EQ(malloc_usable_size(q), 136u);
+  delete[] q;
+}
+
+TEST(MallocApi, ZeroSizesAndNull) {
+  void* a = malloc(0);
+  void* b = malloc(0);
+  ASSERT_NE(a, nullptr);
+  EXPECT_NE(a, b);
+  free(a);
+  free(b);
+  free(nullptr);
+  EXPECT_EQ(malloc_usable_size(nullptr), 0u);
+}
+
+TEST(MallocApi, AbsurdSizesGiveEnomem) {
+  const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 4096, size_t{PTRDIFF_MAX} + 1, size_t{1} << 62};
+  for (size_t size : sizes) {
+    errno = 0;
+    EXPECT_EQ(malloc(size), nullptr) << size;
+    EXPECT_EQ(errno, ENOMEM) << size;
+    errno = 0;
+    EXPECT_EQ(calloc(1, size), nullptr) << size;
+    EXPECT_EQ(errno, ENOMEM) << size;
+  }
+  errno = 0;
+  EXPECT_EQ(calloc(SIZE_MAX / 2, 3), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(reallocarray(nullptr, SIZE_MAX / 2, 3), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(MallocApi, FreeAndSuccessKeepErrno) {
+  errno = 4321;
+  void* p = malloc(10);
+  void* q = calloc(10, 10);
+  p = realloc(p, 5000);
+  free(p);
+  free(q);
+  void* huge = malloc(8 << 20);
+  free(huge);
+  EXPECT_EQ(errno, 4321);
+}
+
+TEST(MallocApi, CallocZeroesRecycledMemory) {
+  for (size_t size : {size_t{24}, size_t{1000}, size_t{100000}, size_t{3} << 20}) {
+    auto* dirty = static_cast<uint8_t*>(malloc(size));
+    memset(dirty, 0xAB, size);
+    free(dirty);
+    auto* zeroed = static_cast<uint8_t*>(calloc(1, size));
+    ASSERT_NE(zeroed, nullptr);
+    for (size_t i = 0; i < size; i += 7) ASSERT_EQ(zeroed[i], 0) << size << " at " << i;
+    ASSERT_EQ(zeroed[size - 1], 0);
+    free(zeroed);
+  }
+}
+
+TEST(MallocApi, AlignmentMatrix) {
+  for (size_t size : {size_t{1}, size_t{8}, size_t{100}, size_t{5000}, size_t{2} << 20}) {
+    EXPECT_EQ(addr(malloc(size)) % 16, 0u);  // leaked on purpose: a few blocks
+    for (size_t alignment = sizeof(void*); alignment <= (size_t{1} << 21); alignment <<= 1) {
+      void* p = nullptr;
+      ASSERT_EQ(posix_memalign(&p, alignment, size), 0) << alignment << " " << size;
+      EXPECT_EQ(addr(p) % alignment, 0u);
+      EXPECT_GE(malloc_usable_size(p), size);
+      memset(p, 1, size);
+      free(p);
+      p = aligned_alloc(alignment, size);
+      EXPECT_EQ(addr(p) % alignment, 0u);
+      free(p);
+      p = memalign(alignment, size);
+      EXPECT_EQ(addr(p) % alignment, 0u);
+      free(p);
+    }
+  }
+  void* p = valloc(10);
+  EXPECT_EQ(addr(p) % 4096, 0u);
+  free(p);
+  p = pvalloc(0);
+  EXPECT_EQ(addr(p) % 4096, 0u);
+  EXPECT_GE(malloc_usable_size(p), 4096u);
+  free(p);
+}
+
+TEST(MallocApi, AlignmentErrors) {
+  void* p = reinterpret_cast<void*>(0x1);
+  EXPECT_EQ(posix_memalign(&p, 0, 8), EINVAL);
+  EXPECT_EQ(posix_memalign(&p, 4, 8), EINVAL);
+  EXPECT_EQ(posix_memalign(&p, 24, 8), EINVAL);
+  errno = 77;
+  EXPECT_EQ(posix_memalign(&p, 64, SIZE_MAX - 100), ENOMEM);
+  EXPECT_EQ(errno, 77);
+  EXPECT_EQ(p, reinterpret_cast<void*>(0x1));
+  errno = 0;
+  EXPECT_EQ(aligned_alloc(3, 8), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(pvalloc(SIZE_MAX - 10), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(MallocApi, ReallocEdges) {
+  auto* p = static_cast<uint8_t*>(realloc(nullptr, 10));
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 10; ++i) p[i] = static_cast<uint8_t>(i);
+  // Grow through every regime: in place, moved, huge, remapped, and back down.
+  for (size_t size : {size_t{20}, size_t{3000}, size_t{70000}, size_t{3} << 20, size_t{9} << 20,
+                      size_t{500}, size_t{12}}) {
+    p = static_cast<uint8_t*>(realloc(p, size));
+    ASSERT_NE(p, nullptr) << size;
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(p[i], i) << size;
+    EXPECT_GE(malloc_usable_size(p), size);
+  }
+  errno = 0;
+  EXPECT_EQ(realloc(p, SIZE_MAX), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(p[9], 9);
+  EXPECT_EQ(realloc(p, 0), nullptr);  // glibc: frees
+}
+
+TEST(MallocApi, IntrospectionIsHonest) {
+  void* big = malloc(5 << 20);
+  memset(big, 1, 5 << 20);
+  struct mallinfo2 info = mallinfo2();
+  EXPECT_GE(info.hblks, 1u);
+  EXPECT_GE(info.hblkhd, size_t{5} << 20);
+  EXPECT_GT(info.uordblks, 0u);
+  EXPECT_GT(info.arena, 0u);
+  free(big);
+  EXPECT_EQ(mallopt(M_ARENA_MAX, 1), 0);
+  // Free blocks of several pages have their pages given back.
+  std::vector<void*> blocks;
+  for (int i = 0; i < 16; ++i) {
+    blocks.push_back(malloc(200000));
+    memset(blocks.back(), 1, 200000);
+  }
+  for (void* p : blocks) free(p);
+  EXPECT_EQ(malloc_trim(0), 1);
+}
+
+TEST(OperatorNew, EveryFormAllocatesAndAligns) {
+  struct alignas(256) Wide {
+    char bytes[300];
+  };
+  auto* wide = new Wide;
+  EXPECT_EQ(addr(wide) % 256, 0u);
+  delete wide;
+  auto* wides = new Wide[3];
+  EXPECT_EQ(addr(wides) % 256, 0u);
+  delete[] wides;
+  auto* nothrow = new (std::nothrow) int(5);
+  EXPECT_EQ(*nothrow, 5);
+  delete nothrow;
+  void* raw = ::operator new(100, std::align_val_t{4096});
+  EXPECT_EQ(addr(raw) % 4096, 0u);
+  ::operator delete(raw, 100, std::align_val_t{4096});
+  raw = ::operator new[](10, std::align_val_t{64}, std::nothrow);
+  EXPECT_EQ(addr(raw) % 64, 0u);
+  ::operator delete[](raw, std::align_val_t{64}, std::nothrow);
+  raw = ::operator new(0);
+  EXPECT_NE(raw, nullptr);
+  ::operator delete(raw, size_t{0});
+}
+
+TEST(OperatorNew, FailureThrowsBadAllocOrReturnsNull) {
+  bool thrown = false;
+  try {
+    void* p = ::operator new(SIZE_MAX - 100);
+    ::operator delete(p);
+  } catch (const std::bad_alloc&) {
+    thrown = true;
+  }
+  EXPECT_TRUE(thrown);
+  thrown = false;
+  try {
+    void* p = ::operator new[](size_t{1} << 62, std::align_val_t{64});
+    ::operator delete[](p);
+  } catch (const std::bad_alloc&) {
+    thrown = true;
+  }
+  EXPECT_TRUE(thrown);
+  EXPECT_EQ(::operator new(SIZE_MAX - 100, std::nothrow), nullptr);
+  EXPECT_EQ(::operator new[](SIZE_MAX - 100, std::align_val_t{32}, std::nothrow), nullptr);
+}
+
+int g_handler_calls = 0;
+void releasing_handler() {
+  // The second call gives up, as a handler with nothing left to release does.
+  if (++g_handler_calls >= 2) std::set_new_handler(nullptr);
+}
+
+TEST(OperatorNew, TheNewHandlerRunsUntilItGivesUp) {
+  g_handler_calls = 0;
+  std::set_new_handler(releasing_handler);
+  bool thrown = false;
+  try {
+    void* p = ::operator new(SIZE_MAX - 100);
+    ::operator delete(p);
+  } catch (const std::bad_alloc&) {
+    thrown = true;
+  }
+  EXPECT_TRUE(thrown);
+  EXPECT_EQ(g_handler_calls, 2);
+  std::set_new_handler(nullptr);
+}
+
+// Misuse dies with one line naming the problem and the pointer (death tests fork a child).
+// The blocks are of sizes nothing else here uses, so that GoogleTest's own allocations in
+// the child do not take them back off the free list before the second free.
+TEST(MisuseDeathTest, DoubleFree) {
+  void* p = malloc(12345);
+  free(p);
+  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
+}
+
+TEST(MisuseDeathTest, ForeignInteriorAndCorrupted) {
+  alignas(16) static char not_ours[64];
+  EXPECT_DEATH(free(not_ours + 16), "libfreebump: free\\(\\): invalid pointer");
+  auto* p = static_cast<char*>(malloc(100));
+  memset(p, 0, 100);
+  EXPECT_DEATH(free(p + 32), "libfreebump: free\\(\\): invalid pointer");
+  EXPECT_DEATH(free(p + 3), "libfreebump: free\\(\\): invalid pointer");
+  EXPECT_DEATH(free(realloc(p + 48, 10)), "libfreebump: realloc\\(\\): invalid pointer");
+  // A stray write into the header tag (through an address the compiler cannot bound).
+  char* header = reinterpret_cast<char*>(addr(p) - 8);
+  header[5] ^= 0x10;
+  EXPECT_DEATH(free(p), "libfreebump: free\\(\\): corrupted header tag");
+  header[5] ^= 0x10;
+  free(p);
+}
+
+TEST(MisuseDeathTest, DoubleFreeOfAHugeBlock) {
+  void* p = malloc(3 << 20);
+  free(p);  // kept in the huge-mapping cache, tagged FREE
+  EXPECT_DEATH(free(p), "libfreebump: free\\(\\): double free");
+}
+
+TEST(MisuseDeathTest, DoubleDelete) {
+  struct Big {
+    char bytes[20000];
+  };
+  // Through a volatile pointer: a new-expression whose result does not escape may be elided.
+  Big* volatile p = new Big;
+  delete p;
+  EXPECT_DEATH(delete p, "libfreebump: free\\(\\): double free");
+}
+
+}  // namespace
