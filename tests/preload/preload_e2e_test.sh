@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Real programs under LD_PRELOAD=libfreebump.so: each must print exactly what it prints
+# under glibc's malloc, and the preload must provably be live (FREEBUMP_STATS=1 makes the
+# library report at exit; a program that never loaded it prints no report).
+#
+# Usage (Bazel passes these): preload_e2e_test.sh LIBFREEBUMP_SO MT_WORKLOAD
+# Writes one JUnit test case per program to $XML_OUTPUT_FILE when Bazel sets it.
+set -u
+library="$(realpath "$1")"
+mt_workload="$(realpath "$2")"
+work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/e2e.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+cases=""
+
+# run_case NAME COMMAND...: runs the command under glibc and under libfreebump in $work/NAME.
+run_case() {
+  local name="$1"
+  shift
+  local dir="$work/$name"
+  mkdir -p "$dir/glibc" "$dir/freebump"
+  (cd "$dir/glibc" && "$@" >stdout 2>stderr)
+  local glibc_status=$?
+  (cd "$dir/freebump" && LD_PRELOAD="$library" FREEBUMP_STATS=1 "$@" >stdout 2>stderr)
+  local freebump_status=$?
+  local problem=""
+  if [[ $glibc_status -ne 0 ]]; then
+    problem="failed under glibc too (exit $glibc_status): $(head -c 300 "$dir/glibc/stderr")"
+  elif [[ $freebump_status -ne 0 ]]; then
+    problem="exit $freebump_status under libfreebump: $(head -c 300 "$dir/freebump/stderr")"
+  elif ! cmp -s "$dir/glibc/stdout" "$dir/freebump/stdout"; then
+    problem="output differs from glibc's: $(diff "$dir/glibc/stdout" "$dir/freebump/stdout" | head -5)"
+  elif ! grep -q '^libfreebump: statistics for pid' "$dir/freebump/stderr"; then
+    problem="no libfreebump report: the preload was not live"
+  elif grep -q 'libfreebump: statistics' "$dir/glibc/stderr"; then
+    problem="a report without LD_PRELOAD: the test is not comparing two allocators"
+  fi
+  if [[ -z "$problem" ]]; then
+    echo "PASS $name"
+    passed=$((passed + 1))
+    cases+="<testcase name=\"$name\" classname=\"preload_e2e\"/>"
+  else
+    echo "FAIL $name: $problem"
+    failed=$((failed + 1))
+    problem="${problem//&/&amp;}"; problem="${problem//</&lt;}"; problem="${problem//>/&gt;}"
+    cases+="<testcase name=\"$name\" classname=\"preload_e2e\"><failure message=\"failed\">$problem</failure></testcase>"
+  fi
+}
+
+# Python running threads that build and drop dicts, lists and strings.
+cat >"$work/threads.py" <<'PY'
+import threading, hashlib
+results = [None] * 4
+def work(index):
+    table = {}
+    for i in range(150000):
+        table[i % 20000] = [str(i * index)] * (i % 7)
+        if i % 3 == 0:
+            table.pop((i * 7) % 20000, None)
+    digest = hashlib.sha256()
+    for key in sorted(table):
+        digest.update(repr((key, table[key])).encode())
+    results[index] = digest.hexdigest()
+threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("\n".join(results))
+PY
+run_case python3_threads /usr/bin/python3 "$work/threads.py"
+
+# A C++ compile and link with g++, then the program it built.
+cat >"$work/program.cc" <<'CC'
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+int main() {
+  std::map<std::string, std::vector<int>> index;
+  for (int i = 0; i < 100000; ++i) index[std::to_string(i % 997)].push_back(i);
+  long total = 0;
+  for (const auto& [key, values] : index) total += key.size() * values.size();
+  std::cout << index.size() << " " << total << "\n";
+}
+CC
+run_case gxx_compile bash -c "g++ -std=c++17 -O2 -o program '$work/program.cc' && ./program && sha256sum -b program >/dev/null"
+# sort(1) of a large generated file.
+awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "%08d %s\n", int(rand() * 1e8), i }' >"$work/unsorted.txt"
+run_case sort_large_file bash -c "sort '$work/unsorted.txt' | sha256sum"
+# Our own multi-threaded program (objects freed by other threads).
+run_case mt_workload "$mt_workload" 4 200000
+
+if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
+  printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="preload_e2e" tests="%d" failures="%d">%s</testsuite></testsuites>\n' \
+    $((passed + failed)) "$failed" "$cases" >"$XML_OUTPUT_FILE"
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
