@@ -28,6 +28,9 @@ constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
 constexpr unsigned kCentralSlots = 64;
 // malloc_trim gives back the pages inside free blocks of at least two pages.
 constexpr unsigned kFirstTrimmedOrder = 10;
+// Blocks of 128 KiB and more that a thread's cache cannot keep go back to the central pool
+// with their pages given back: a program that frees many large blocks shrinks.
+constexpr unsigned kFirstReturnedOrder = 14;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
@@ -167,12 +170,26 @@ void take_from_central(unsigned order, FreeingBumpHeap& heap) {
   heap.give_free_blocks(order, chain);
 }
 
+void discard_block_pages(uintptr_t header, unsigned order) {
+  g_source.discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+}
+
 // Moves up to `count` of a heap's free blocks of one order to the central pool.
 void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
   FreeChain chain;
   const HeapError error = heap.take_free_blocks(order, count, &chain);
   if (error != HeapError::kNone) die_corrupt("free", error, nullptr);
-  if (chain.count != 0) give_to_central(order, chain);
+  if (chain.count == 0) return;
+  if (order >= kFirstReturnedOrder) {
+    // The chain was just checked link by link: follow it without checking again.
+    for (uintptr_t header = chain.head; header != 0;) {
+      discard_block_pages(header, order);
+      header = header == chain.tail
+                   ? 0
+                   : heap.codec().link_target(heap.codec().decode(header, load_tag(header)).value);
+    }
+  }
+  give_to_central(order, chain);
 }
 
 void on_thread_exit(void* argument) {
@@ -220,9 +237,7 @@ void add_stats(HeapStats& sum, const HeapStats& stats) {
 
 void discard_free_pages(const FreeingBumpHeap& heap) {
   for (unsigned order = kFirstTrimmedOrder; order < kNumOrders; ++order) {
-    heap.for_each_free_block(order, [order](uintptr_t header) {
-      g_source.discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
-    });
+    heap.for_each_free_block(order, [order](uintptr_t header) { discard_block_pages(header, order); });
   }
 }
 
@@ -311,9 +326,8 @@ uint64_t ProcessHeap::trim() {
     while (central.chain_count > 0) {
       g_overflow.give_free_blocks(order, central.chains[--central.chain_count]);
     }
-    g_overflow.for_each_free_block(order, [order](uintptr_t header) {
-      g_source.discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
-    });
+    g_overflow.for_each_free_block(order,
+                                   [order](uintptr_t header) { discard_block_pages(header, order); });
   }
   if (tls_heap != nullptr) discard_free_pages(tls_heap->heap);
   {
