@@ -13,6 +13,13 @@ constexpr unsigned kShrinkMoveOrders = 2;
 
 }  // namespace
 
+// Every update of the statistics goes through this, so FREEBUMP_HEAP_STATS=0 removes them all.
+#if FREEBUMP_HEAP_STATS
+#define FREEBUMP_COUNT(statement) statement
+#else
+#define FREEBUMP_COUNT(statement) static_cast<void>(0)
+#endif
+
 const char* describe(HeapError error) {
   switch (error) {
     case HeapError::kNone: return "no error";
@@ -154,11 +161,11 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
       (next != 0 && !in_heap(next))) {
     // Abandon the damaged list so that the heap stays usable for whoever reports this.
     free_heads_[order] = 0;
-    stats_.orders[order].free = 0;
+    FREEBUMP_COUNT(stats_.orders[order].free = 0);
     return fail(HeapError::kCorruptFreeList);
   }
   free_heads_[order] = next;
-  stats_.orders[order].free--;
+  FREEBUMP_COUNT(stats_.orders[order].free--);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
   return reinterpret_cast<void*>(header + kHeaderBytes);
@@ -167,16 +174,17 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
 void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
   store_tag(header, codec_.free(header, order, free_heads_[order]));
   free_heads_[order] = header;
-  stats_.orders[order].free++;
+  FREEBUMP_COUNT(stats_.orders[order].free++);
 }
 
 void FreeingBumpHeap::release(uintptr_t header, unsigned order) {
-  stats_.orders[order].live--;
-  stats_.bytes_in_use -= block_bytes(order);
+  FREEBUMP_COUNT(stats_.orders[order].live--);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
   push_free(header, order);
 }
 
 void FreeingBumpHeap::note_allocated(unsigned order) {
+#if FREEBUMP_HEAP_STATS
   OrderStats& counts = stats_.orders[order];
   counts.live++;
   counts.allocations++;
@@ -185,6 +193,9 @@ void FreeingBumpHeap::note_allocated(unsigned order) {
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
     stats_.peak_bytes_in_use = stats_.bytes_in_use;
   }
+#else
+  static_cast<void>(order);
+#endif
 }
 
 bool FreeingBumpHeap::refill(uint64_t bytes) {
@@ -206,7 +217,7 @@ bool FreeingBumpHeap::adopt_span(Span span) {
     codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), check_key_);
   }
   if (span.begin < codec_.base()) return false;
-  stats_.address_space += span.end - span.begin;
+  FREEBUMP_COUNT(stats_.address_space += span.end - span.begin);
   if (span.begin == bump_end_ && bump_end_ != 0) {
     bump_end_ = span.end;
     return true;
@@ -235,8 +246,8 @@ bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) 
     if (span.empty() || !adopt_span(span)) return false;
     if (block.payload_end != bump_) return false;  // The span did not follow: move instead.
   }
-  stats_.orders[block.order].live--;
-  stats_.bytes_in_use -= block_bytes(block.order);
+  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order));
   note_allocated(new_order);
   store_tag(block.header, codec_.used(block.header, new_order));
   bump_ = block.header + static_cast<uintptr_t>(bytes);

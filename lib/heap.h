@@ -24,6 +24,13 @@
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
 
+// Statistics (HeapStats below) cost code and about 800 bytes of state per heap. A build where
+// every byte counts (the freestanding wasm32 module) compiles them out with
+// -DFREEBUMP_HEAP_STATS=0; stats() then does not exist. Nothing else changes.
+#ifndef FREEBUMP_HEAP_STATS
+#define FREEBUMP_HEAP_STATS 1
+#endif
+
 namespace freebump {
 
 enum class HeapError : uint8_t {
@@ -84,7 +91,9 @@ class FreeingBumpHeap {
 
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
+#if FREEBUMP_HEAP_STATS
   const HeapStats& stats() const { return stats_; }
+#endif
   const TagCodec& codec() const { return codec_; }
 
  private:
@@ -117,7 +126,9 @@ class FreeingBumpHeap {
   uintptr_t bump_end_ = 0;  // end of the current span
   uintptr_t free_heads_[kNumOrders] = {};
   HeapError last_error_ = HeapError::kNone;
+#if FREEBUMP_HEAP_STATS
   HeapStats stats_{};
+#endif
 };
 
 }  // namespace freebump
