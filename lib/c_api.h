@@ -159,9 +159,12 @@ class CApi {
   }
 
   [[noreturn]] static void die(const char* function, HeapError error, const void* pointer) {
-    if constexpr (!c_api_detail::FormatsDiagnostics<Env>::value) Env::die("", 0);
-    char line[160];
-    Env::die(line, format_corruption_message(line, function, error, pointer));
+    if constexpr (c_api_detail::FormatsDiagnostics<Env>::value) {
+      char line[160];
+      Env::die(line, format_corruption_message(line, function, error, pointer));
+    } else {
+      Env::die("", 0);
+    }
   }
 };
 
