@@ -14,6 +14,8 @@
 //   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
 //   static constexpr size_t kPageSize;         // for valloc and pvalloc
 //   [[noreturn]] static void die(const char* line, size_t length);  // print, then abort
+//   static constexpr bool kFormatsDiagnostics = false;  // optional: die() prints nothing
+//                                              // (it traps), so the line is not formatted
 //
 // Semantics follow glibc 2.36 where C leaves a choice (see ../shared/RELIABILITY.md):
 // malloc(0) returns a unique pointer, realloc(p, 0) frees p and returns NULL, free keeps
@@ -32,6 +34,18 @@ namespace freebump {
 // 128 bytes) without allocating; returns the length.
 size_t format_corruption_message(char* out, const char* function, HeapError error,
                                  const void* pointer);
+
+namespace c_api_detail {
+// Env::kFormatsDiagnostics when the Env declares it, else true.
+template <class Env, class = void>
+struct FormatsDiagnostics {
+  static constexpr bool value = true;
+};
+template <class Env>
+struct FormatsDiagnostics<Env, decltype(static_cast<void>(Env::kFormatsDiagnostics))> {
+  static constexpr bool value = Env::kFormatsDiagnostics;
+};
+}  // namespace c_api_detail
 
 template <class Env>
 class CApi {
@@ -144,8 +158,12 @@ class CApi {
   }
 
   [[noreturn]] static void die(const char* function, HeapError error, const void* pointer) {
-    char line[160];
-    Env::die(line, format_corruption_message(line, function, error, pointer));
+    if constexpr (c_api_detail::FormatsDiagnostics<Env>::value) {
+      char line[160];
+      Env::die(line, format_corruption_message(line, function, error, pointer));
+    } else {
+      Env::die("", 0);
+    }
   }
 };
 

@@ -17,6 +17,13 @@ constexpr uintptr_t kHugeHeaderInPage = 8;
 
 }  // namespace
 
+// Every update of the statistics goes through this, so FREEBUMP_HEAP_STATS=0 removes them all.
+#if FREEBUMP_HEAP_STATS
+#define FREEBUMP_COUNT(statement) statement
+#else
+#define FREEBUMP_COUNT(statement) static_cast<void>(0)
+#endif
+
 const char* describe(HeapError error) {
   switch (error) {
     case HeapError::kNone: return "no error";
@@ -92,8 +99,8 @@ void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
   if (mapping.empty()) return fail(HeapError::kOutOfMemory);
   const uintptr_t header = mapping.begin + kHugeHeaderInPage;
   store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
-  stats_.huge_live++;
-  stats_.huge_bytes += mapping.end - mapping.begin;
+  FREEBUMP_COUNT(stats_.huge_live++);
+  FREEBUMP_COUNT(stats_.huge_bytes += mapping.end - mapping.begin);
   return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
 }
 
@@ -105,25 +112,29 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
       (next != 0 && !in_heap(next))) {
     // Abandon the damaged list so that the heap stays usable for whoever reports this.
     free_heads_[order] = 0;
-    stats_.orders[order].free = 0;
+    FREEBUMP_COUNT(stats_.orders[order].free = 0);
     return fail(HeapError::kCorruptFreeList);
   }
   free_heads_[order] = next;
-  stats_.orders[order].free--;
+  FREEBUMP_COUNT(stats_.orders[order].free--);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
 
 void FreeingBumpHeap::note_allocated(unsigned order) {
+#if FREEBUMP_HEAP_STATS
   OrderStats& counts = stats_.orders[order];
   counts.live++;
   counts.allocations++;
-  stats_.bytes_in_use += block_bytes(order);
-  stats_.cumulative_bytes += block_bytes(order);
+  FREEBUMP_COUNT(stats_.bytes_in_use += block_bytes(order));
+  FREEBUMP_COUNT(stats_.cumulative_bytes += block_bytes(order));
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
-    stats_.peak_bytes_in_use = stats_.bytes_in_use;
+    FREEBUMP_COUNT(stats_.peak_bytes_in_use = stats_.bytes_in_use);
   }
+#else
+  static_cast<void>(order);
+#endif
 }
 
 void* FreeingBumpHeap::fail(HeapError error) {
@@ -154,8 +165,8 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
     return;
   }
   const Span mapping{block.header - kHugeHeaderInPage, block.payload_end};
-  stats_.huge_live--;
-  stats_.huge_bytes -= mapping.end - mapping.begin;
+  FREEBUMP_COUNT(stats_.huge_live--);
+  FREEBUMP_COUNT(stats_.huge_bytes -= mapping.end - mapping.begin);
   // Until the source unmaps it (or while it keeps the mapping for reuse) a second free
   // finds a FREE tag.
   store_tag(block.header, codec_.free(block.header, 0, 0));
@@ -163,15 +174,15 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
 }
 
 void FreeingBumpHeap::release(uintptr_t header, unsigned order) {
-  stats_.orders[order].live--;
-  stats_.bytes_in_use -= block_bytes(order);
+  FREEBUMP_COUNT(stats_.orders[order].live--);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
   push_free(header, order);
 }
 
 void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
   store_tag(header, codec_.free(header, order, free_heads_[order]));
   free_heads_[order] = header;
-  stats_.orders[order].free++;
+  FREEBUMP_COUNT(stats_.orders[order].free++);
 }
 
 void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
@@ -214,7 +225,7 @@ void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
   if (mapping.empty()) return fail(HeapError::kOutOfMemory);
   const uintptr_t header = mapping.begin + kHugeHeaderInPage;
   store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
-  stats_.huge_bytes += (mapping.end - mapping.begin) - (old_mapping.end - old_mapping.begin);
+  FREEBUMP_COUNT(stats_.huge_bytes += (mapping.end - mapping.begin) - (old_mapping.end - old_mapping.begin));
   return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
 }
 
@@ -303,7 +314,7 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
     if (!tag.check_ok || tag.kind != TagKind::kFree || tag.order != order ||
         (next != 0 && !in_heap(next))) {
       free_heads_[order] = 0;
-      stats_.orders[order].free = 0;
+      FREEBUMP_COUNT(stats_.orders[order].free = 0);
       return HeapError::kCorruptFreeList;
     }
     tail = header;
@@ -314,7 +325,7 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
   *chain = FreeChain{free_heads_[order], tail, count};
   store_tag(tail, codec_.free(tail, order, 0));
   free_heads_[order] = header;
-  stats_.orders[order].free -= count;
+  FREEBUMP_COUNT(stats_.orders[order].free -= count);
   return HeapError::kNone;
 }
 
@@ -323,7 +334,7 @@ void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
   init_codec();
   store_tag(chain.tail, codec_.free(chain.tail, order, free_heads_[order]));
   free_heads_[order] = chain.head;
-  stats_.orders[order].free += chain.count;
+  FREEBUMP_COUNT(stats_.orders[order].free += chain.count);
 }
 
 // ---- Growing the bump region ---------------------------------------------------------------
@@ -351,7 +362,7 @@ bool FreeingBumpHeap::adopt_span(Span span) {
   if (span.end < span.begin || span.begin < bump_end_) return false;  // Spans never go down.
   init_codec();
   if (span.begin < codec_.base()) return false;
-  stats_.address_space += span.end - span.begin;
+  FREEBUMP_COUNT(stats_.address_space += span.end - span.begin);
   if (span.begin == bump_end_ && bump_end_ != 0) {
     bump_end_ = span.end;
     return true;
@@ -380,8 +391,8 @@ bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) 
     if (span.empty() || !adopt_span(span)) return false;
     if (block.payload_end != bump_) return false;  // The span did not follow: move instead.
   }
-  stats_.orders[block.order].live--;
-  stats_.bytes_in_use -= block_bytes(block.order);
+  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order));
   note_allocated(new_order);
   store_tag(block.header, codec_.used(block.header, new_order));
   bump_ = block.header + static_cast<uintptr_t>(bytes);

@@ -29,6 +29,13 @@
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
 
+// Statistics (HeapStats below) cost code and about 800 bytes of state per heap. A build where
+// every byte counts (the freestanding wasm32 module) compiles them out with
+// -DFREEBUMP_HEAP_STATS=0; stats() then does not exist. Nothing else changes.
+#ifndef FREEBUMP_HEAP_STATS
+#define FREEBUMP_HEAP_STATS 1
+#endif
+
 namespace freebump {
 
 enum class HeapError : uint8_t {
@@ -110,7 +117,11 @@ class FreeingBumpHeap {
   HeapError take_free_blocks(unsigned order, uint64_t max_count, FreeChain* chain);
   // Puts a chain (from any heap on the same source) in front of an order's free list.
   void give_free_blocks(unsigned order, const FreeChain& chain);
+#if FREEBUMP_HEAP_STATS
+  // Blocks on an order's free list (kept by the statistics; heaps that exchange chains with
+  // others need them).
   uint64_t free_count(unsigned order) const { return stats_.orders[order].free; }
+#endif
   // Calls visit(header) for each block on an order's free list, most recently freed first.
   template <class Visitor>
   void for_each_free_block(unsigned order, Visitor visit) const {
@@ -126,7 +137,9 @@ class FreeingBumpHeap {
 
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
+#if FREEBUMP_HEAP_STATS
   const HeapStats& stats() const { return stats_; }
+#endif
   const TagCodec& codec() const { return codec_; }
 
  private:
@@ -169,7 +182,9 @@ class FreeingBumpHeap {
   uintptr_t free_heads_[kNumOrders] = {};
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
+#if FREEBUMP_HEAP_STATS
   HeapStats stats_{};
+#endif
 };
 
 }  // namespace freebump

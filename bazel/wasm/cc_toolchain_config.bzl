@@ -1,0 +1,175 @@
+"""C++ toolchains for wasm32 on Debian's clang-14, wasm-ld-14 and llvm-ar-14.
+
+Two flavours, one rule:
+- "freestanding": --target=wasm32-unknown-unknown, no libc, no C++ library. For modules a
+  JavaScript host uses directly. -Oz and LTO in opt builds (code size is the figure there).
+- "wasi": --target=wasm32-wasi on Debian's wasi-libc, libc++ and libc++abi (wasm32
+  packages). For programs and tests run under node's WASI. Debian's wasm32 libc++abi has no
+  exception runtime, so exceptions are off everywhere.
+
+Bazel 4.2.3 selects these through platforms (see BUILD.bazel and //:.bazelrc), never through
+--crosstool_top/--cpu, which breaks target_compatible_with and select().
+"""
+
+load(
+    "@rules_cc//cc:cc_toolchain_config_lib.bzl",
+    "feature",
+    "flag_group",
+    "flag_set",
+    "tool_path",
+    "with_feature_set",
+)
+load("@rules_cc//cc:action_names.bzl", "ACTION_NAMES")
+
+_CLANG_RESOURCE_INCLUDE = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
+
+_COMPILE_ACTIONS = [
+    ACTION_NAMES.assemble,
+    ACTION_NAMES.preprocess_assemble,
+    ACTION_NAMES.c_compile,
+    ACTION_NAMES.cpp_compile,
+    ACTION_NAMES.cpp_header_parsing,
+    ACTION_NAMES.cpp_module_compile,
+    ACTION_NAMES.linkstamp_compile,
+]
+
+_CXX_ACTIONS = [
+    ACTION_NAMES.cpp_compile,
+    ACTION_NAMES.cpp_header_parsing,
+    ACTION_NAMES.cpp_module_compile,
+    ACTION_NAMES.linkstamp_compile,
+]
+
+_LINK_ACTIONS = [
+    ACTION_NAMES.cpp_link_executable,
+    ACTION_NAMES.cpp_link_dynamic_library,
+    ACTION_NAMES.cpp_link_nodeps_dynamic_library,
+]
+
+def _flags(actions, flags, with_features = None):
+    return flag_set(
+        actions = actions,
+        flag_groups = [flag_group(flags = flags)],
+        with_features = [with_features] if with_features else [],
+    ) if flags else None
+
+def _impl(ctx):
+    freestanding = ctx.attr.flavour == "freestanding"
+    target = "wasm32-unknown-unknown" if freestanding else "wasm32-wasi"
+
+    if freestanding:
+        compile_flags = [
+            "--target=" + target,
+            "-ffreestanding",
+            "-nostdlibinc",
+            "-isystem",
+            _CLANG_RESOURCE_INCLUDE,
+            "-fno-exceptions",
+            "-mbulk-memory",  # else memset/memcpy are calls to functions nobody defines
+        ]
+        cxx_flags = ["-fno-rtti"]
+        link_flags = [
+            "--target=" + target,
+            "-nostdlib",
+            "-Wl,--no-entry",
+            "-Wl,--gc-sections",
+        ]
+        builtin_includes = [_CLANG_RESOURCE_INCLUDE]
+        opt_flags = ["-Oz", "-flto"]
+        opt_link_flags = ["-flto", "-Wl,--lto-O2", "-Wl,--strip-all"]
+    else:
+        compile_flags = [
+            "--target=" + target,
+            "-nostdlibinc",
+            "-isystem",
+            "/usr/include/wasm32-wasi/c++/v1",
+            "-isystem",
+            _CLANG_RESOURCE_INCLUDE,
+            "-isystem",
+            "/usr/include/wasm32-wasi",
+            "-fno-exceptions",
+        ]
+        cxx_flags = []
+        link_flags = [
+            "--target=" + target,
+            "-L/usr/lib/wasm32-wasi",
+            "-Wl,--gc-sections",
+            "-lc++",
+            "-lc++abi",
+        ]
+        builtin_includes = [
+            "/usr/include/wasm32-wasi",
+            "/usr/include/wasm32-wasi/c++/v1",
+            "/usr/lib/llvm-14/include/wasm32-wasi/c++/v1",
+            _CLANG_RESOURCE_INCLUDE,
+        ]
+        opt_flags = ["-O2"]
+        opt_link_flags = []
+
+    features = [
+        feature(
+            name = "wasm_flags",
+            enabled = True,
+            flag_sets = [f for f in [
+                _flags(_COMPILE_ACTIONS, compile_flags + [
+                    "-ffunction-sections",
+                    "-fdata-sections",
+                    "-no-canonical-prefixes",
+                    # Reproducible: no timestamps in the outputs.
+                    "-Wno-builtin-macro-redefined",
+                    "-D__DATE__=\"redacted\"",
+                    "-D__TIME__=\"redacted\"",
+                    "-D__TIMESTAMP__=\"redacted\"",
+                ]),
+                _flags(_CXX_ACTIONS, cxx_flags),
+                _flags(_LINK_ACTIONS, link_flags),
+            ] if f],
+        ),
+        feature(name = "opt"),
+        feature(name = "dbg"),
+        feature(name = "fastbuild"),
+        feature(
+            name = "mode_flags",
+            enabled = True,
+            flag_sets = [f for f in [
+                _flags(_COMPILE_ACTIONS, opt_flags + ["-DNDEBUG"], with_feature_set(features = ["opt"])),
+                _flags(_LINK_ACTIONS, opt_link_flags, with_feature_set(features = ["opt"])),
+                _flags(_COMPILE_ACTIONS, ["-O0", "-g"], with_feature_set(features = ["dbg"])),
+                _flags(_COMPILE_ACTIONS, ["-O1"], with_feature_set(features = ["fastbuild"])),
+            ] if f],
+        ),
+    ]
+
+    tool_paths = [
+        tool_path(name = "gcc", path = "/usr/bin/clang-14"),
+        tool_path(name = "ld", path = "/usr/bin/wasm-ld-14"),
+        tool_path(name = "ar", path = "/usr/bin/llvm-ar-14"),
+        tool_path(name = "cpp", path = "/usr/bin/clang-cpp-14"),
+        tool_path(name = "nm", path = "/usr/bin/llvm-nm-14"),
+        tool_path(name = "objdump", path = "/usr/bin/llvm-objdump-14"),
+        tool_path(name = "strip", path = "/usr/bin/llvm-strip-14"),
+        tool_path(name = "gcov", path = "/bin/false"),
+    ]
+
+    return cc_common.create_cc_toolchain_config_info(
+        ctx = ctx,
+        features = features,
+        cxx_builtin_include_directories = builtin_includes,
+        toolchain_identifier = "wasm32-" + ctx.attr.flavour,
+        host_system_name = "x86_64-unknown-linux-gnu",
+        target_system_name = target,
+        target_cpu = "wasm32",
+        target_libc = "none" if freestanding else "wasi",
+        compiler = "clang",
+        abi_version = "none",
+        abi_libc_version = "none",
+        tool_paths = tool_paths,
+    )
+
+wasm_cc_toolchain_config = rule(
+    implementation = _impl,
+    attrs = {
+        "flavour": attr.string(mandatory = True, values = ["freestanding", "wasi"]),
+    },
+    provides = [CcToolchainConfigInfo],
+)

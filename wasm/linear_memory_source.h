@@ -1,0 +1,108 @@
+// The wasm32 platform of the core: a MemorySource over a linear memory that grows with
+// memory.grow.
+//
+// Layout of a wasm32 linear memory (what wasm-ld leaves us):
+//
+//   0          data, stack         __heap_base            __heap_end / memory end
+//   +---------------------------------+--------------------------+ - - - - - - - - +
+//   |  the program's static memory    |  free: our first span     |  later growth   |
+//   +---------------------------------+--------------------------+ - - - - - - - - +
+//
+// - The heap starts at __heap_base. The first span ends at __heap_end where the linker
+//   defines it (wasm-ld 15+; a weak symbol, 0 when absent), else at the memory's end.
+// - Later spans come from memory.grow. Other code (a JS host, another allocator, a language
+//   runtime) may grow memory too: if the memory's end is no longer where our last span
+//   ended, the new span starts at the new end, and the heap retires the old span's tail into
+//   free blocks (FreeingBumpHeap::adopt_span). We never touch memory we did not grow.
+// - Growth policy, to keep peak memory low: the pages the request needs, or 1/16 of the
+//   current memory if that is more (so a growing program makes O(log n) grow calls, not one
+//   per block), falling back to exactly the needed pages when the larger grow fails.
+// - All arithmetic is 64-bit: 65536 pages of 64 KiB end exactly at 2^32, which a 32-bit
+//   uintptr_t cannot hold (Substrate's u32 bumper wrapped there). Spans are capped at
+//   kAddressLimit; a request that cannot fit is refused before memory.grow is called, so a
+//   failed request never grows memory.
+//
+// The memory itself is a template parameter (`Memory`: static heap_base(), heap_end(),
+// page_count(), grow(pages)), so the same growth logic runs on real wasm memory
+// (wasm_memory.h) and, in tests, on a simulated one on any target.
+#ifndef FREEBUMP_WASM_LINEAR_MEMORY_SOURCE_H_
+#define FREEBUMP_WASM_LINEAR_MEMORY_SOURCE_H_
+
+#include <stdint.h>
+
+#include "lib/memory_source.h"
+
+namespace freebump {
+namespace wasm {
+
+inline constexpr uint64_t kPageBytes = 65536;
+// wasm32 addresses are below 2^32; spans end at most 16 bytes short of it so that every
+// end is representable and 16-byte aligned.
+inline constexpr uint64_t kMaxPages = 65536;
+inline constexpr uint64_t kAddressLimit = kMaxPages * kPageBytes - 16;
+// What Memory::grow returns when memory.grow fails.
+inline constexpr uint64_t kGrowFailed = ~uint64_t{0};
+// Growth beyond the request: current memory / 2^kSlackShift.
+inline constexpr unsigned kSlackShift = 4;
+
+template <class Memory>
+class LinearMemorySource final : public MemorySource {
+ public:
+  // Fresh wasm pages are zero, and so is the memory above __heap_base at instantiation.
+  constexpr LinearMemorySource() : MemorySource(kNoHugeBlocks, true) {}
+
+  Span grow(uint64_t min_bytes) override {
+    const uint64_t pages = Memory::page_count();
+    const uint64_t memory_end = pages * kPageBytes;
+    uint64_t begin = memory_end;
+    if (end_ == 0) {
+      // The first span: what the linker left free above __heap_base.
+      begin = Memory::heap_base();
+      const uint64_t heap_end = Memory::heap_end();
+      const uint64_t end = heap_end != 0 && heap_end < memory_end ? heap_end : memory_end;
+      if (begin > end) return Span{};
+      end_ = end;
+      if (end - begin >= min_bytes || (end != memory_end && end > begin)) return span(begin, end);
+      // Too small, but memory.grow will extend it: fall through with one span from `begin`.
+    }
+    if (memory_end != end_) begin = memory_end;  // Someone else grew memory: start afresh.
+    const uint64_t have = memory_end - begin;
+    const uint64_t need = min_bytes - have;  // min_bytes > have here
+    if (need > kMaxPages * kPageBytes) return Span{};
+    const uint64_t need_pages = (need + kPageBytes - 1) / kPageBytes;
+    if (need_pages > kMaxPages - pages) return Span{};  // fails without calling memory.grow
+    uint64_t grow_pages = pages >> kSlackShift;
+    if (grow_pages < need_pages) grow_pages = need_pages;
+    if (grow_pages > kMaxPages - pages) grow_pages = kMaxPages - pages;
+    uint64_t old = Memory::grow(grow_pages);
+    if (old == kGrowFailed && grow_pages != need_pages) {
+      grow_pages = need_pages;
+      old = Memory::grow(grow_pages);
+    }
+    if (old == kGrowFailed || old != pages) {
+      // old != pages cannot happen on one thread; refuse rather than guess where memory is.
+      return Span{};
+    }
+    const uint64_t end = (pages + grow_pages) * kPageBytes;
+    end_ = end;
+    return span(begin, end);
+  }
+
+  uintptr_t base() const override { return static_cast<uintptr_t>(Memory::heap_base()); }
+
+ private:
+  Span span(uint64_t begin, uint64_t end) {
+    if (end > kAddressLimit) end = kAddressLimit;
+    raise_high_water(static_cast<uintptr_t>(end));
+    return Span{static_cast<uintptr_t>(begin), static_cast<uintptr_t>(end)};
+  }
+
+  // The end of the last span handed out (uncapped, so it compares with the memory's end);
+  // 0 before the first.
+  uint64_t end_ = 0;
+};
+
+}  // namespace wasm
+}  // namespace freebump
+
+#endif  // FREEBUMP_WASM_LINEAR_MEMORY_SOURCE_H_

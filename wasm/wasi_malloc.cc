@@ -1,0 +1,67 @@
+// The malloc family of a wasm32-wasi program: link //wasm:malloc and wasi-libc's dlmalloc is
+// not linked at all (every symbol its dlmalloc.o defines is defined here, so the linker never
+// pulls it from libc.a; a missing one would end in duplicate symbols).
+//
+// Failures return NULL and set errno (ENOMEM, EINVAL) as C says. Misuse (double free, invalid
+// pointer, damaged header) writes CApi's one-line diagnostic to stderr and aborts (a trap).
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/c_api.h"
+#include "wasm/wasm_heap.h"
+
+namespace {
+
+struct WasiEnv {
+  static freebump::FreeingBumpHeap& heap() { return freebump::wasm::instance_heap(); }
+  static void set_errno(int value) { errno = value; }
+  static int get_errno() { return errno; }
+  static constexpr int kNoMemory = ENOMEM;
+  static constexpr int kInvalid = EINVAL;
+  static constexpr size_t kPageSize = PAGESIZE;  // 64 KiB, the wasm page
+  [[noreturn]] static void die(const char* line, size_t length) {
+    // write(2), not stdio: stdio may allocate.
+    while (length > 0) {
+      const ssize_t written = write(STDERR_FILENO, line, length);
+      if (written <= 0) break;
+      line += written;
+      length -= static_cast<size_t>(written);
+    }
+    abort();
+  }
+};
+
+using C = freebump::CApi<WasiEnv>;
+
+}  // namespace
+
+// wasi-libc declares these in <stdlib.h> (and <malloc.h>) without noexcept.
+extern "C" {
+void* malloc(size_t size) { return C::malloc(size); }
+void free(void* pointer) { C::free(pointer); }
+void* calloc(size_t count, size_t size) { return C::calloc(count, size); }
+void* realloc(void* pointer, size_t size) { return C::realloc(pointer, size); }
+void* reallocarray(void* pointer, size_t count, size_t size) {
+  return C::reallocarray(pointer, count, size);
+}
+int posix_memalign(void** result, size_t alignment, size_t size) {
+  return C::posix_memalign(result, alignment, size);
+}
+void* aligned_alloc(size_t alignment, size_t size) { return C::aligned_alloc(alignment, size); }
+void* memalign(size_t alignment, size_t size) { return C::memalign(alignment, size); }
+void* valloc(size_t size) { return C::valloc(size); }
+void* pvalloc(size_t size) { return C::pvalloc(size); }
+size_t malloc_usable_size(void* pointer) { return C::malloc_usable_size(pointer); }
+void free_sized(void* pointer, size_t size) { C::free_sized(pointer, size); }
+void free_aligned_sized(void* pointer, size_t alignment, size_t size) {
+  C::free_aligned_sized(pointer, alignment, size);
+}
+
+// wasi-libc's own names for them (atexit and locale code call these).
+void* __libc_malloc(size_t size) { return C::malloc(size); }
+void __libc_free(void* pointer) { C::free(pointer); }
+void* __libc_calloc(size_t count, size_t size) { return C::calloc(count, size); }
+}
