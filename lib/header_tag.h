@@ -100,6 +100,13 @@ class TagCodec {
                       (tag >> kTagValueShift) & kTagValueMask, seal(header, low) == tag};
   }
 
+  // Fields read straight off a tag, for fast paths that then re-encode and compare the whole
+  // tag instead of decoding it field by field.
+  static constexpr unsigned order_of(uint64_t tag) {
+    return static_cast<unsigned>((tag >> kTagOrderShift) & 31);
+  }
+  static constexpr uint64_t value_of(uint64_t tag) { return (tag >> kTagValueShift) & kTagValueMask; }
+
   // The header a FREE tag's link names, or 0 at the end of the list.
   constexpr uintptr_t link_target(uint64_t link) const {
     return link == 0 ? 0 : base_ + static_cast<uintptr_t>(link * 8);

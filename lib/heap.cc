@@ -14,6 +14,7 @@ constexpr unsigned kShrinkMoveOrders = 2;
 // A huge block's payload starts 16 bytes into its page-aligned mapping (tag at +8).
 constexpr uint64_t kHugePayloadOffset = 16;
 constexpr uintptr_t kHugeHeaderInPage = 8;
+constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 
 }  // namespace
 
@@ -42,7 +43,7 @@ const char* describe(HeapError error) {
 
 void* FreeingBumpHeap::allocate(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
-  if (size > source_->huge_threshold()) {
+  if (kHugeBlocks && size > source_->huge_threshold()) {
     bool zeroed;
     return allocate_huge(size, &zeroed);
   }
@@ -53,7 +54,7 @@ void* FreeingBumpHeap::allocate_zeroed(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   bool zeroed = false;
   void* payload;
-  if (size > source_->huge_threshold()) {
+  if (kHugeBlocks && size > source_->huge_threshold()) {
     payload = allocate_huge(size, &zeroed);
   } else {
     payload = allocate_order(order_for_size(size));
@@ -106,10 +107,10 @@ void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
 
 void* FreeingBumpHeap::pop_free(unsigned order) {
   const uintptr_t header = free_heads_[order];
-  const DecodedTag tag = codec_.decode(header, load_tag(header));
-  const uintptr_t next = codec_.link_target(tag.value);
-  if (!tag.check_ok || tag.kind != TagKind::kFree || tag.order != order ||
-      (next != 0 && !in_heap(next))) {
+  const uint64_t tag = load_tag(header);
+  const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+  // Re-encoding the tag we expect checks kind, order, link and check in one comparison.
+  if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
     // Abandon the damaged list so that the heap stays usable for whoever reports this.
     free_heads_[order] = 0;
     FREEBUMP_COUNT(stats_.orders[order].free = 0);
@@ -150,17 +151,35 @@ HeapError FreeingBumpHeap::free(void* payload) {
 }
 
 HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
+  // The fast path: a plain block of this heap's source with an intact USED tag.
+  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
+  const uintptr_t header = address - kHeaderBytes;
+  if (in_heap(header)) {
+    const uint64_t tag = load_tag(header);
+    const unsigned order = TagCodec::order_of(tag);
+    if (tag == codec_.used(header, order)) {
+      *freed_order = order;
+      release(header, order);
+      return HeapError::kNone;
+    }
+  }
+  return free_slow(address, freed_order);
+}
+
+// Everything else: NULL, over-aligned payloads, huge blocks, and every kind of misuse.
+HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order) {
   *freed_order = kNumOrders;
-  if (payload == nullptr) return HeapError::kNone;
-  const LiveBlock block = find_live_block(reinterpret_cast<uintptr_t>(payload));
-  if (block.error != HeapError::kNone) return block.error;
+  if (payload == 0) return HeapError::kNone;
+  LiveBlock block;
+  const HeapError error = find_live_block(payload, &block);
+  if (error != HeapError::kNone) return error;
   if (!block.huge) *freed_order = block.order;
   release_block(block);
   return HeapError::kNone;
 }
 
 void FreeingBumpHeap::release_block(const LiveBlock& block) {
-  if (!block.huge) {
+  if (!kHugeBlocks || !block.huge) {
     release(block.header, block.order);
     return;
   }
@@ -188,13 +207,14 @@ void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
 void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
   if (payload == nullptr) return allocate(size);
   const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
-  const LiveBlock block = find_live_block(address);
-  if (block.error != HeapError::kNone) return fail(block.error);
+  LiveBlock block;
+  const HeapError error = find_live_block(address, &block);
+  if (error != HeapError::kNone) return fail(error);
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   const uint64_t usable = block.payload_end - address;
   const bool unaligned_block = address == block.header + kHeaderBytes;
-  const bool stays_huge = size > source_->huge_threshold();
-  if (block.huge) {
+  const bool stays_huge = kHugeBlocks && size > source_->huge_threshold();
+  if (kHugeBlocks && block.huge) {
     if (stays_huge && unaligned_block) return reallocate_huge(block, size);
     if (stays_huge && size <= usable) return payload;
   } else if (!stays_huge) {
@@ -231,16 +251,13 @@ void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
 
 HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const {
   const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
-  const LiveBlock block = find_live_block(address);
-  if (block.error == HeapError::kNone) *size = static_cast<size_t>(block.payload_end - address);
-  return block.error;
+  LiveBlock block;
+  const HeapError error = find_live_block(address, &block);
+  if (error == HeapError::kNone) *size = static_cast<size_t>(block.payload_end - address);
+  return error;
 }
 
 // ---- Finding and checking blocks -----------------------------------------------------------
-
-FreeingBumpHeap::LiveBlock FreeingBumpHeap::bad_block(HeapError error) {
-  return LiveBlock{error, 0, 0, 0, false};
-}
 
 bool FreeingBumpHeap::in_heap(uintptr_t header) const {
   return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
@@ -252,51 +269,52 @@ bool FreeingBumpHeap::in_heap(uintptr_t header) const {
 // the same mapping; a wild pointer may fault there, as it would under any allocator).
 bool FreeingBumpHeap::may_read(uintptr_t header) const {
   if (in_heap(header)) return true;
+  if (!kHugeBlocks) return false;
   const bool outside = header < codec_.base() || header >= source_->high_water();
   return outside && codec_.base() != 0 && source_->huge_threshold() != ~uint64_t{0};
 }
 
-FreeingBumpHeap::LiveBlock FreeingBumpHeap::find_live_block(uintptr_t payload) const {
+// Each tag is checked by encoding the tag it should be and comparing all 64 bits.
+HeapError FreeingBumpHeap::find_live_block(uintptr_t payload, LiveBlock* block) const {
   init_codec();
-  const uintptr_t header = payload - kHeaderBytes;
+  uintptr_t header = payload - kHeaderBytes;
   if ((payload & (kPayloadAlignment - 1)) != 0 || !may_read(header)) {
-    return bad_block(HeapError::kInvalidPointer);
+    return HeapError::kInvalidPointer;
   }
-  const DecodedTag tag = codec_.decode(header, load_tag(header));
-  if (tag.kind != TagKind::kAligned || !tag.check_ok) return check_block(header);
-  // An over-aligned payload: its tag points back to the block that holds it.
-  const uintptr_t real = TagCodec::aligned_target(header, tag.value);
-  if (real >= header || !may_read(real)) return bad_block(HeapError::kCorruptHeader);
-  const LiveBlock block = check_block(real);
-  if (block.error == HeapError::kNone && payload >= block.payload_end) {
-    return bad_block(HeapError::kCorruptHeader);
+  uint64_t tag = load_tag(header);
+  uintptr_t inner = 0;  // an over-aligned payload, which must lie inside its block
+  const uintptr_t real = TagCodec::aligned_target(header, TagCodec::value_of(tag));
+  if (tag == codec_.aligned(header, real)) {
+    if (real >= header || !may_read(real)) return HeapError::kCorruptHeader;
+    inner = payload;
+    header = real;
+    tag = load_tag(header);
   }
-  return block;
+  const unsigned order = TagCodec::order_of(tag);
+  const uint64_t huge_bytes = TagCodec::value_of(tag) * kHugeUnitBytes;
+  if (in_heap(header) && tag == codec_.used(header, order) &&
+      uint64_t{header} + block_bytes(order) <= source_->high_water()) {
+    *block = LiveBlock{header, order, header + static_cast<uintptr_t>(block_bytes(order)), false};
+  } else if (kHugeBlocks && !in_heap(header) &&
+             (header & (kHugeUnitBytes - 1)) == kHugeHeaderInPage &&
+             tag == codec_.huge(header, huge_bytes)) {
+    *block = LiveBlock{header, 0, header - kHugeHeaderInPage + static_cast<uintptr_t>(huge_bytes),
+                       true};
+  } else {
+    return classify_bad_tag(header, tag);
+  }
+  return block->payload_end > inner ? HeapError::kNone : HeapError::kCorruptHeader;
 }
 
-FreeingBumpHeap::LiveBlock FreeingBumpHeap::check_block(uintptr_t header) const {
-  const DecodedTag tag = codec_.decode(header, load_tag(header));
-  if (!tag.check_ok) {
-    // A well-formed kind with a wrong check is a damaged tag; anything else never was one.
-    return bad_block(tag.kind == TagKind::kInvalid ? HeapError::kInvalidPointer
-                                                   : HeapError::kCorruptHeader);
+// Names what is wrong with a tag that is not a live block's.
+HeapError FreeingBumpHeap::classify_bad_tag(uintptr_t header, uint64_t tag) const {
+  const DecodedTag decoded = codec_.decode(header, tag);
+  if (decoded.check_ok) {
+    return decoded.kind == TagKind::kFree ? HeapError::kDoubleFree : HeapError::kInvalidPointer;
   }
-  if (tag.kind == TagKind::kFree) return bad_block(HeapError::kDoubleFree);
-  if (tag.kind == TagKind::kUsed) {
-    const uint64_t end = uint64_t{header} + block_bytes(tag.order);
-    // A block cannot reach past what was ever handed out.
-    if (!in_heap(header) || end > source_->high_water()) {
-      return bad_block(HeapError::kCorruptHeader);
-    }
-    return LiveBlock{HeapError::kNone, header, tag.order, static_cast<uintptr_t>(end), false};
-  }
-  if (tag.kind == TagKind::kHuge && !in_heap(header) &&
-      (header & (kHugeUnitBytes - 1)) == kHugeHeaderInPage) {
-    const uint64_t length = tag.value * kHugeUnitBytes;
-    return LiveBlock{HeapError::kNone, header, 0,
-                     static_cast<uintptr_t>(header - kHugeHeaderInPage + length), true};
-  }
-  return bad_block(HeapError::kInvalidPointer);
+  // A well-formed kind with a wrong check is a damaged tag; anything else never was one.
+  return decoded.kind == TagKind::kInvalid ? HeapError::kInvalidPointer
+                                           : HeapError::kCorruptHeader;
 }
 
 // ---- Chains of free blocks between heaps ---------------------------------------------------
@@ -309,10 +327,9 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
   uintptr_t tail = 0;
   uint64_t count = 0;
   while (header != 0 && count < max_count) {
-    const DecodedTag tag = codec_.decode(header, load_tag(header));
-    const uintptr_t next = codec_.link_target(tag.value);
-    if (!tag.check_ok || tag.kind != TagKind::kFree || tag.order != order ||
-        (next != 0 && !in_heap(next))) {
+    const uint64_t tag = load_tag(header);
+    const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+    if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
       free_heads_[order] = 0;
       FREEBUMP_COUNT(stats_.orders[order].free = 0);
       return HeapError::kCorruptFreeList;
@@ -375,8 +392,10 @@ bool FreeingBumpHeap::adopt_span(Span span) {
 }
 
 void FreeingBumpHeap::retire_bump_tail() {
+  // Largest first. Each order is needed at most once: a tail too short for block k + 1
+  // (= 2 * block k - 16) holds at most one block of order k.
   for (unsigned order = kNumOrders; order-- > 0;) {
-    while (bump_end_ > bump_ && bump_end_ - bump_ >= block_bytes(order)) {
+    if (bump_end_ > bump_ && bump_end_ - bump_ >= block_bytes(order)) {
       push_free(bump_, order);
       bump_ += static_cast<uintptr_t>(block_bytes(order));
     }

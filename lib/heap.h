@@ -35,6 +35,12 @@
 #ifndef FREEBUMP_HEAP_STATS
 #define FREEBUMP_HEAP_STATS 1
 #endif
+// Huge blocks (mappings of their own) exist only where the memory source can map them. A
+// build whose source never does (the freestanding wasm32 module) compiles their code out
+// with -DFREEBUMP_HUGE_BLOCKS=0; a HUGE tag then reads as an invalid pointer.
+#ifndef FREEBUMP_HUGE_BLOCKS
+#define FREEBUMP_HUGE_BLOCKS 1
+#endif
 
 namespace freebump {
 
@@ -90,6 +96,11 @@ class FreeingBumpHeap {
   // runs. `check_key` salts the header-tag check (0 keeps tags reproducible across targets).
   constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0)
       : source_(source), check_key_(check_key) {}
+  // A heap whose source is bound on first use: all its bytes start as zero, so a global one
+  // costs no space in a wasm module's data segment.
+  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0) {}
+  bool bound() const { return source_ != nullptr; }
+  void bind(MemorySource* source) { source_ = source; }
 
   FreeingBumpHeap(const FreeingBumpHeap&) = delete;
   FreeingBumpHeap& operator=(const FreeingBumpHeap&) = delete;
@@ -145,17 +156,16 @@ class FreeingBumpHeap {
  private:
   // A live block found behind a payload pointer.
   struct LiveBlock {
-    HeapError error;
     uintptr_t header;       // the real block's header (not the ALIGNED tag's)
     unsigned order;         // heap blocks only
     uintptr_t payload_end;  // one past the block's last usable byte
     bool huge;              // a mapping of its own: [header - 8, payload_end)
   };
 
-  static LiveBlock bad_block(HeapError error);
   void* fail(HeapError error);
-  LiveBlock find_live_block(uintptr_t payload) const;
-  LiveBlock check_block(uintptr_t header) const;
+  HeapError find_live_block(uintptr_t payload, LiveBlock* block) const;
+  HeapError classify_bad_tag(uintptr_t header, uint64_t tag) const;
+  HeapError free_slow(uintptr_t payload, unsigned* freed_order);
   bool in_heap(uintptr_t header) const;
   bool may_read(uintptr_t header) const;
   void init_codec() const;

@@ -54,44 +54,41 @@ class LinearMemorySource final : public MemorySource {
   Span grow(uint64_t min_bytes) override {
     const uint64_t pages = Memory::page_count();
     const uint64_t memory_end = pages * kPageBytes;
-    uint64_t begin = memory_end;
+    // Ours so far ends at end_ (at __heap_base before the first span; the first span may
+    // not pass __heap_end). If the memory's end has moved past end_, someone else grew it:
+    // our next span starts at the memory's end.
+    uint64_t begin = end_;
+    uint64_t limit = memory_end;
     if (end_ == 0) {
-      // The first span: what the linker left free above __heap_base.
       begin = Memory::heap_base();
       const uint64_t heap_end = Memory::heap_end();
-      const uint64_t end = heap_end != 0 && heap_end < memory_end ? heap_end : memory_end;
-      if (begin > end) return Span{};
-      end_ = end;
-      if (end - begin >= min_bytes || (end != memory_end && end > begin)) return span(begin, end);
-      // Too small, but memory.grow will extend it: fall through with one span from `begin`.
+      if (heap_end != 0 && heap_end < limit) limit = heap_end;
+      if (begin > limit) return Span{};
+    } else if (end_ != memory_end) {
+      begin = memory_end;
     }
-    if (memory_end != end_) begin = memory_end;  // Someone else grew memory: start afresh.
-    const uint64_t have = memory_end - begin;
-    const uint64_t need = min_bytes - have;  // min_bytes > have here
-    if (need > kMaxPages * kPageBytes) return Span{};
-    const uint64_t need_pages = (need + kPageBytes - 1) / kPageBytes;
-    if (need_pages > kMaxPages - pages) return Span{};  // fails without calling memory.grow
+    if (limit - begin >= min_bytes) return span(begin, limit);
+    if (limit != memory_end) begin = memory_end;  // growth cannot continue a span capped early
+    const uint64_t need_pages = (min_bytes - (memory_end - begin) + kPageBytes - 1) / kPageBytes;
+    if (min_bytes > kMaxPages * kPageBytes || need_pages > kMaxPages - pages) {
+      return Span{};  // fails without calling memory.grow
+    }
+    // Some slack (1/16 of the memory) so that a growing program makes O(log n) grow calls;
+    // exactly what is needed if the slack cannot be had.
     uint64_t grow_pages = pages >> kSlackShift;
-    if (grow_pages < need_pages) grow_pages = need_pages;
-    if (grow_pages > kMaxPages - pages) grow_pages = kMaxPages - pages;
-    uint64_t old = Memory::grow(grow_pages);
-    if (old == kGrowFailed && grow_pages != need_pages) {
-      grow_pages = need_pages;
-      old = Memory::grow(grow_pages);
+    if (grow_pages < need_pages || grow_pages > kMaxPages - pages) grow_pages = need_pages;
+    if (Memory::grow(grow_pages) != pages && (grow_pages == need_pages ||
+                                               Memory::grow(grow_pages = need_pages) != pages)) {
+      return Span{};  // memory.grow failed (or another grower raced us, impossible on one thread)
     }
-    if (old == kGrowFailed || old != pages) {
-      // old != pages cannot happen on one thread; refuse rather than guess where memory is.
-      return Span{};
-    }
-    const uint64_t end = (pages + grow_pages) * kPageBytes;
-    end_ = end;
-    return span(begin, end);
+    return span(begin, (pages + grow_pages) * kPageBytes);
   }
 
   uintptr_t base() const override { return static_cast<uintptr_t>(Memory::heap_base()); }
 
  private:
   Span span(uint64_t begin, uint64_t end) {
+    end_ = end;
     if (end > kAddressLimit) end = kAddressLimit;
     raise_high_water(static_cast<uintptr_t>(end));
     return Span{static_cast<uintptr_t>(begin), static_cast<uintptr_t>(end)};
