@@ -19,9 +19,13 @@
 //                                  over-aligned payload inside a USED block points back to it
 //   0,5-7  invalid: never written, so zeroed or random memory does not decode
 //
-//   check = bits 48..63 of  ((bits 0..47 ^ key ^ (offset * K1)) * K2)
-//     offset = tag address - heap base (mod 2^64), K1 = 0x9E3779B97F4A7C15,
-//     K2 = 0xD6E8FEB86659FD93, key = 0 unless the embedder sets one (a per-process secret).
+//   check = where ^ fold(bits 0..47)
+//     where = bits 48..63 of ((slot ^ key) * 0x9E3779B97F4A7C15)   (64-bit wrapping)
+//     fold(x) = (x ^ (x >> 16) ^ (x >> 32)) & 0xFFFF
+//     slot = (tag address - heap base) >> 4 (mod 2^64): every tag sits 8 bytes past a
+//     16-byte boundary, so consecutive slots are consecutive integers and the golden-ratio
+//     multiplier spreads their checks far apart; key = 0 unless the embedder sets one
+//     (a per-process secret).
 //
 // Why this shape (improving on Substrate's, where bit 32 alone told USED from FREE):
 // - The check ties each tag to its own address and contents: a stray write into a header,
@@ -33,6 +37,9 @@
 //   8 TiB heap.
 // - The free-list link lives in the header, not in the payload: a write after free into a
 //   payload cannot redirect the free list.
+// - The check splits into a part that depends only on the address (one multiply) and a
+//   fold of the contents (shifts and xors). The fast paths check a block's tag and write
+//   its next one with a single multiply, and every single-bit flip still changes the check.
 #ifndef FREEBUMP_LIB_HEADER_TAG_H_
 #define FREEBUMP_LIB_HEADER_TAG_H_
 
@@ -57,8 +64,7 @@ inline constexpr unsigned kTagValueBits = 40;
 inline constexpr unsigned kTagCheckShift = 48;
 inline constexpr uint64_t kTagValueMask = (uint64_t{1} << kTagValueBits) - 1;
 inline constexpr uint64_t kHugeUnitBytes = 4096;
-inline constexpr uint64_t kTagCheckK1 = 0x9E3779B97F4A7C15ull;
-inline constexpr uint64_t kTagCheckK2 = 0xD6E8FEB86659FD93ull;
+inline constexpr uint64_t kTagCheckMultiplier = 0x9E3779B97F4A7C15ull;
 
 // A tag split into its fields; `check_ok` says whether the check matched.
 struct DecodedTag {
@@ -118,7 +124,22 @@ class TagCodec {
 
   // The check bits for the low 48 bits of a tag stored at `header`.
   constexpr uint64_t check(uintptr_t header, uint64_t low48) const {
-    return ((low48 ^ key_ ^ (offset_of(header) * kTagCheckK1)) * kTagCheckK2) >> kTagCheckShift;
+    return where(header) ^ fold(low48);
+  }
+  // The address's part of the check: computed once, it serves every tag at that address.
+  constexpr uint64_t where(uintptr_t header) const {
+    return (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift;
+  }
+  static constexpr uint64_t fold(uint64_t low48) {
+    return (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF;
+  }
+  // USED and FREE tags from a precomputed where(header), for the fast paths.
+  static constexpr uint64_t used_at(uint64_t where, unsigned order) {
+    return seal_with(where, fields(TagKind::kUsed, order, 0));
+  }
+  constexpr uint64_t free_at(uint64_t where, unsigned order, uintptr_t next_header) const {
+    const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;
+    return seal_with(where, fields(TagKind::kFree, order, link));
   }
 
  private:
@@ -127,7 +148,10 @@ class TagCodec {
            ((value & kTagValueMask) << kTagValueShift);
   }
   constexpr uint64_t seal(uintptr_t header, uint64_t low48) const {
-    return low48 | (check(header, low48) << kTagCheckShift);
+    return seal_with(where(header), low48);
+  }
+  static constexpr uint64_t seal_with(uint64_t where, uint64_t low48) {
+    return low48 | ((where ^ fold(low48)) << kTagCheckShift);
   }
   constexpr uint64_t offset_of(uintptr_t address) const {
     return static_cast<uint64_t>(address - base_);

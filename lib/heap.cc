@@ -18,13 +18,6 @@ constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 
 }  // namespace
 
-// Every update of the statistics goes through this, so FREEBUMP_HEAP_STATS=0 removes them all.
-#if FREEBUMP_HEAP_STATS
-#define FREEBUMP_COUNT(statement) statement
-#else
-#define FREEBUMP_COUNT(statement) static_cast<void>(0)
-#endif
-
 const char* describe(HeapError error) {
   switch (error) {
     case HeapError::kNone: return "no error";
@@ -81,7 +74,10 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 
 void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
-  if (free_heads_[order] != 0) return pop_free(order);
+  if (free_heads_[order] != 0) {
+    void* payload = try_pop(order);
+    return payload != nullptr ? payload : pop_free(order);
+  }
   const uint64_t bytes = block_bytes(order);
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
     return fail(HeapError::kOutOfMemory);
@@ -123,21 +119,6 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
 
-void FreeingBumpHeap::note_allocated(unsigned order) {
-#if FREEBUMP_HEAP_STATS
-  OrderStats& counts = stats_.orders[order];
-  counts.live++;
-  counts.allocations++;
-  FREEBUMP_COUNT(stats_.bytes_in_use += block_bytes(order));
-  FREEBUMP_COUNT(stats_.cumulative_bytes += block_bytes(order));
-  if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
-    FREEBUMP_COUNT(stats_.peak_bytes_in_use = stats_.bytes_in_use);
-  }
-#else
-  static_cast<void>(order);
-#endif
-}
-
 void* FreeingBumpHeap::fail(HeapError error) {
   last_error_ = error;
   return nullptr;
@@ -151,22 +132,11 @@ HeapError FreeingBumpHeap::free(void* payload) {
 }
 
 HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
-  // The fast path: a plain block of this heap's source with an intact USED tag.
-  const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
-  const uintptr_t header = address - kHeaderBytes;
-  if (in_heap(header)) {
-    const uint64_t tag = load_tag(header);
-    const unsigned order = TagCodec::order_of(tag);
-    if (tag == codec_.used(header, order)) {
-      *freed_order = order;
-      release(header, order);
-      return HeapError::kNone;
-    }
-  }
-  return free_slow(address, freed_order);
+  if (try_free(payload, freed_order)) return HeapError::kNone;
+  return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order);
 }
 
-// Everything else: NULL, over-aligned payloads, huge blocks, and every kind of misuse.
+// Everything try_free leaves: NULL, over-aligned payloads, huge blocks, and every misuse.
 HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order) {
   *freed_order = kNumOrders;
   if (payload == 0) return HeapError::kNone;
@@ -190,18 +160,6 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
   // finds a FREE tag.
   store_tag(block.header, codec_.free(block.header, 0, 0));
   source_->unmap_huge(mapping);
-}
-
-void FreeingBumpHeap::release(uintptr_t header, unsigned order) {
-  FREEBUMP_COUNT(stats_.orders[order].live--);
-  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
-  push_free(header, order);
-}
-
-void FreeingBumpHeap::push_free(uintptr_t header, unsigned order) {
-  store_tag(header, codec_.free(header, order, free_heads_[order]));
-  free_heads_[order] = header;
-  FREEBUMP_COUNT(stats_.orders[order].free++);
 }
 
 void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
@@ -258,11 +216,6 @@ HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const 
 }
 
 // ---- Finding and checking blocks -----------------------------------------------------------
-
-bool FreeingBumpHeap::in_heap(uintptr_t header) const {
-  return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
-         header >= codec_.base() + kHeaderBytes && header < source_->high_water();
-}
 
 // Whether the 8 bytes at `header` may be read: inside the heap, or anywhere outside it when
 // huge blocks exist (a pointer into a mapping of ours has its tag on the same page or inside

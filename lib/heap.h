@@ -42,6 +42,13 @@
 #define FREEBUMP_HUGE_BLOCKS 1
 #endif
 
+// Every update of the statistics goes through this, so FREEBUMP_HEAP_STATS=0 removes them all.
+#if FREEBUMP_HEAP_STATS
+#define FREEBUMP_COUNT(statement) statement
+#else
+#define FREEBUMP_COUNT(statement) static_cast<void>(0)
+#endif
+
 namespace freebump {
 
 enum class HeapError : uint8_t {
@@ -72,11 +79,19 @@ struct OrderStats {
 struct HeapStats {
   uint64_t bytes_in_use = 0;
   uint64_t peak_bytes_in_use = 0;
-  uint64_t cumulative_bytes = 0;
   uint64_t address_space = 0;  // bytes the memory source handed over
   uint64_t huge_live = 0;      // huge blocks mapped now
   uint64_t huge_bytes = 0;     // bytes of those mappings
   OrderStats orders[kNumOrders] = {};
+
+  // Bytes of all the blocks ever handed out (derived, so the fast path need not count it).
+  uint64_t cumulative_bytes() const {
+    uint64_t bytes = 0;
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      bytes += orders[order].allocations * block_bytes(order);
+    }
+    return bytes;
+  }
 };
 // With several heaps on one source, a block allocated by one heap may be freed into
 // another: one heap's live and bytes_in_use counts may then wrap below zero, but their sums
@@ -123,6 +138,45 @@ class FreeingBumpHeap {
   // The usable size behind a live pointer.
   HeapError usable_size(const void* payload, size_t* size) const;
 
+  // ---- Fast paths, inline so that a front end (one heap per thread) runs them without a
+  // call. Each tag is checked by encoding the tag it must be and comparing all 64 bits.
+
+  // The head of an order's free list, or nullptr when the list is empty or its head does
+  // not check out (allocate() then bumps, or reports the damage).
+  __attribute__((always_inline)) void* try_pop(unsigned order) {
+    const uintptr_t header = free_heads_[order];
+    if (header == 0) return nullptr;
+    const uint64_t tag = load_tag(header);
+    const uint64_t where = codec_.where(header);
+    const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+    if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_heap(next)), 0)) {
+      return nullptr;
+    }
+    free_heads_[order] = next;
+    FREEBUMP_COUNT(stats_.orders[order].free--);
+    store_tag(header, TagCodec::used_at(where, order));
+    note_allocated(order);
+    return reinterpret_cast<void*>(header + kHeaderBytes);
+  }
+
+  // Frees a plain heap block whose USED tag is intact and says which order's list it
+  // joined; false (nothing done) for everything else, which free() handles.
+  __attribute__((always_inline)) bool try_free(void* payload, unsigned* freed_order) {
+    const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
+    if (!in_heap(header)) return false;
+    const uint64_t tag = load_tag(header);
+    const unsigned order = TagCodec::order_of(tag);
+    const uint64_t where = codec_.where(header);
+    if (tag != TagCodec::used_at(where, order)) return false;
+    *freed_order = order;
+    FREEBUMP_COUNT(stats_.orders[order].live--);
+    FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
+    store_tag(header, codec_.free_at(where, order, free_heads_[order]));
+    free_heads_[order] = header;
+    FREEBUMP_COUNT(stats_.orders[order].free++);
+    return true;
+  }
+
   // Detaches up to `max_count` blocks from the front of an order's free list, checking each
   // tag; kCorruptFreeList (and the list dropped) if one is damaged.
   HeapError take_free_blocks(unsigned order, uint64_t max_count, FreeChain* chain);
@@ -166,7 +220,10 @@ class FreeingBumpHeap {
   HeapError find_live_block(uintptr_t payload, LiveBlock* block) const;
   HeapError classify_bad_tag(uintptr_t header, uint64_t tag) const;
   HeapError free_slow(uintptr_t payload, unsigned* freed_order);
-  bool in_heap(uintptr_t header) const;
+  bool in_heap(uintptr_t header) const {
+    return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
+           header >= codec_.base() + kHeaderBytes && header < source_->high_water();
+  }
   bool may_read(uintptr_t header) const;
   void init_codec() const;
   void* allocate_huge(uint64_t size, bool* zeroed);
@@ -174,9 +231,29 @@ class FreeingBumpHeap {
   void release_block(const LiveBlock& block);
   void* allocate_order(unsigned order);
   void* pop_free(unsigned order);
-  void push_free(uintptr_t header, unsigned order);
-  void release(uintptr_t header, unsigned order);
-  void note_allocated(unsigned order);
+  void push_free(uintptr_t header, unsigned order) {
+    store_tag(header, codec_.free(header, order, free_heads_[order]));
+    free_heads_[order] = header;
+    FREEBUMP_COUNT(stats_.orders[order].free++);
+  }
+  void release(uintptr_t header, unsigned order) {
+    FREEBUMP_COUNT(stats_.orders[order].live--);
+    FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
+    push_free(header, order);
+  }
+  void note_allocated(unsigned order) {
+#if FREEBUMP_HEAP_STATS
+    OrderStats& counts = stats_.orders[order];
+    counts.live++;
+    counts.allocations++;
+    stats_.bytes_in_use += block_bytes(order);
+    if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
+      stats_.peak_bytes_in_use = stats_.bytes_in_use;
+    }
+#else
+    static_cast<void>(order);
+#endif
+  }
   bool refill(uint64_t bytes);
   bool adopt_span(Span span);
   void retire_bump_tail();

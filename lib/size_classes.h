@@ -53,7 +53,9 @@ constexpr uint64_t usable_bytes(unsigned order) {
   return order == 0 ? 8 : (uint64_t{8} << order) + 8;
 }
 
-constexpr uint64_t block_bytes(unsigned order) { return usable_bytes(order) + kHeaderBytes; }
+// Branch-free, as it sits on the allocation fast path: 8 << k plus the header, rounded up to
+// 16 (only order 0 rounds: 8 + 8 = 16).
+constexpr uint64_t block_bytes(unsigned order) { return ((uint64_t{8} << order) + 23) & ~uint64_t{15}; }
 
 // The smallest order whose usable size holds `size` bytes. The caller has checked
 // size <= kMaxRequest, so nothing below can wrap.
@@ -66,6 +68,9 @@ constexpr unsigned order_for_size(uint64_t size) {
   return ceil_log2 <= 4 ? 1 : ceil_log2 - 3;
 }
 
+static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&
+              block_bytes(5) == usable_bytes(5) + kHeaderBytes &&
+              block_bytes(31) == usable_bytes(31) + kHeaderBytes);
 static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 48);
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);

@@ -145,7 +145,7 @@ void print_stats_report() {
       .text(" huge blocks of ").bytes(heaps.huge_bytes).text(")\n");
   out.text("  peak in use:     ").bytes(heaps.peak_bytes_in_use)
       .text(" in blocks (sum of per-thread peaks)\n");
-  out.text("  allocated total: ").bytes(heaps.cumulative_bytes).text(" in blocks\n");
+  out.text("  allocated total: ").bytes(heaps.cumulative_bytes()).text(" in blocks\n");
   out.text("  free blocks:     ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
       .text(" blocks\n");
   out.text("  memory mapped:   ").bytes(totals.source.committed).text(" heap committed (")

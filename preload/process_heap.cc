@@ -18,10 +18,22 @@ namespace {
 // 1024) and moves half of that to the central pool at a time.
 constexpr uint64_t kCacheBytesPerOrder = uint64_t{256} << 10;
 
-constexpr uint64_t cache_limit(unsigned order) {
-  const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
-  return blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
+struct CacheLimits {
+  uint64_t blocks[kNumOrders];
+};
+
+// A table, so that the free path does not divide.
+constexpr CacheLimits make_cache_limits() {
+  CacheLimits limits{};
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
+    limits.blocks[order] = blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
+  }
+  return limits;
 }
+constexpr CacheLimits kCacheLimits = make_cache_limits();
+
+constexpr uint64_t cache_limit(unsigned order) { return kCacheLimits.blocks[order]; }
 constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
 
 // Chains the central pool holds per order in O(1) slots; more go into an overflow list.
@@ -68,8 +80,6 @@ FreeingBumpHeap g_orphan(&g_source);
 Lock g_init_lock;
 bool g_initialized = false;
 pthread_key_t g_thread_key;
-
-ProcessHeap g_process_heap;
 
 __thread ThreadHeap* tls_heap;
 __thread ThreadState tls_state;
@@ -175,7 +185,7 @@ void discard_block_pages(uintptr_t header, unsigned order) {
 }
 
 // Moves up to `count` of a heap's free blocks of one order to the central pool.
-void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
+__attribute__((noinline)) void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
   FreeChain chain;
   const HeapError error = heap.take_free_blocks(order, count, &chain);
   if (error != HeapError::kNone) die_corrupt("free", error, nullptr);
@@ -221,10 +231,18 @@ auto with_orphan_heap(Call call) {
   return result;
 }
 
+__attribute__((noinline)) void* allocate_slow(size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate(size); });
+  refill_order_for(record->heap, size);
+  void* payload = record->heap.allocate(size);
+  if (payload == nullptr) tls_error = record->heap.last_error();
+  return payload;
+}
+
 void add_stats(HeapStats& sum, const HeapStats& stats) {
   sum.bytes_in_use += stats.bytes_in_use;
   sum.peak_bytes_in_use += stats.peak_bytes_in_use;
-  sum.cumulative_bytes += stats.cumulative_bytes;
   sum.address_space += stats.address_space;
   sum.huge_live += stats.huge_live;
   sum.huge_bytes += stats.huge_bytes;
@@ -241,23 +259,35 @@ void discard_free_pages(const FreeingBumpHeap& heap) {
   }
 }
 
+__attribute__((noinline)) HeapError free_slow(void* payload) {
+  ThreadHeap* record = current();
+  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.free(payload); });
+  unsigned order;
+  const HeapError error = record->heap.free(payload, &order);
+  if (error == HeapError::kNone && order < kNumOrders &&
+      record->heap.free_count(order) > cache_limit(order)) {
+    spill(record->heap, order, batch_size(order));
+  }
+  return error;
+}
+
 __attribute__((constructor)) void register_fork_handlers() {
   pthread_atfork(ProcessHeap::before_fork, ProcessHeap::after_fork, ProcessHeap::after_fork);
 }
 
 }  // namespace
 
-ProcessHeap& process_heap() { return g_process_heap; }
-
 // ---- The Heap interface ----------------------------------------------------------------------
 
+// The common path: the thread's own free list has a block of the order. Everything else
+// (a first call, an empty list, huge blocks, failures) takes allocate_slow.
 void* ProcessHeap::allocate(size_t size) {
-  ThreadHeap* record = current();
-  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate(size); });
-  refill_order_for(record->heap, size);
-  void* payload = record->heap.allocate(size);
-  if (payload == nullptr) tls_error = record->heap.last_error();
-  return payload;
+  ThreadHeap* record = tls_heap;
+  if (__builtin_expect(record != nullptr && size <= LinuxSource::kHugeThreshold, 1)) {
+    void* payload = record->heap.try_pop(order_for_size(size));
+    if (__builtin_expect(payload != nullptr, 1)) return payload;
+  }
+  return allocate_slow(size);
 }
 
 void* ProcessHeap::allocate_zeroed(size_t size) {
@@ -282,16 +312,17 @@ void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
   return payload;
 }
 
+// The common path: a plain block with an intact tag goes onto the thread's own list.
 HeapError ProcessHeap::free(void* payload) {
-  ThreadHeap* record = current();
-  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.free(payload); });
+  ThreadHeap* record = tls_heap;
   unsigned order;
-  const HeapError error = record->heap.free(payload, &order);
-  if (error == HeapError::kNone && order < kNumOrders &&
-      record->heap.free_count(order) > cache_limit(order)) {
-    spill(record->heap, order, batch_size(order));
+  if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {
+    if (__builtin_expect(record->heap.free_count(order) > cache_limit(order), 0)) {
+      spill(record->heap, order, batch_size(order));
+    }
+    return HeapError::kNone;
   }
-  return error;
+  return free_slow(payload);
 }
 
 void* ProcessHeap::reallocate(void* payload, size_t size) {

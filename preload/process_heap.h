@@ -55,7 +55,12 @@ class ProcessHeap {
   static void after_fork();
 };
 
-ProcessHeap& process_heap();
+// The one instance (stateless: the state is the library's globals); inline so that the
+// exported functions reach the fast paths without an extra call.
+inline ProcessHeap& process_heap() {
+  static ProcessHeap heap;
+  return heap;
+}
 
 }  // namespace freebump
 

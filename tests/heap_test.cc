@@ -287,7 +287,7 @@ TEST(Heap, StatisticsAddUp) {
   EXPECT_EQ(stats.bytes_in_use, 48u);
   EXPECT_EQ(stats.peak_bytes_in_use, 1088u);
   void* d = h.heap().allocate(8);
-  EXPECT_EQ(stats.cumulative_bytes, 1088u + 16u);
+  EXPECT_EQ(stats.cumulative_bytes(), 1088u + 16u);
   EXPECT_EQ(stats.orders[0].live, 2u);
   EXPECT_EQ(stats.orders[0].allocations, 2u);
   EXPECT_EQ(stats.orders[7].live, 0u);
@@ -346,7 +346,7 @@ TEST(Heap, ANonContiguousSpanRetiresTheOldTailIntoFreeBlocks) {
 TEST(Heap, FreeOfNullIsANoOp) {
   BufferHeap h(4096);
   EXPECT_EQ(h.heap().free(nullptr), HeapError::kNone);
-  EXPECT_EQ(h.heap().stats().cumulative_bytes, 0u);
+  EXPECT_EQ(h.heap().stats().cumulative_bytes(), 0u);
 }
 
 TEST(Heap, PointersBeforeTheFirstAllocationAreInvalid) {
