@@ -75,8 +75,10 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   if (free_heads_[order] != 0) {
-    void* payload = try_pop(order);
-    return payload != nullptr ? payload : pop_free(order);
+#if !defined(__OPTIMIZE_SIZE__)  // A size-optimised build keeps only the checking path.
+    if (void* payload = try_pop(order)) return payload;
+#endif
+    return pop_free(order);
   }
   const uint64_t bytes = block_bytes(order);
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
@@ -132,7 +134,9 @@ HeapError FreeingBumpHeap::free(void* payload) {
 }
 
 HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
+#if !defined(__OPTIMIZE_SIZE__)  // A size-optimised build keeps only the checking path.
   if (try_free(payload, freed_order)) return HeapError::kNone;
+#endif
   return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order);
 }
 

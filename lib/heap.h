@@ -49,6 +49,14 @@
 #define FREEBUMP_COUNT(statement) static_cast<void>(0)
 #endif
 
+// The fast paths are forced inline into their callers for speed, except in builds optimised
+// for size (the wasm modules), where one out-of-line copy is smaller.
+#if defined(__OPTIMIZE_SIZE__)
+#define FREEBUMP_FAST_PATH inline
+#else
+#define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
+#endif
+
 namespace freebump {
 
 enum class HeapError : uint8_t {
@@ -143,7 +151,7 @@ class FreeingBumpHeap {
 
   // The head of an order's free list, or nullptr when the list is empty or its head does
   // not check out (allocate() then bumps, or reports the damage).
-  __attribute__((always_inline)) void* try_pop(unsigned order) {
+  FREEBUMP_FAST_PATH void* try_pop(unsigned order) {
     const uintptr_t header = free_heads_[order];
     if (header == 0) return nullptr;
     const uint64_t tag = load_tag(header);
@@ -161,7 +169,7 @@ class FreeingBumpHeap {
 
   // Frees a plain heap block whose USED tag is intact and says which order's list it
   // joined; false (nothing done) for everything else, which free() handles.
-  __attribute__((always_inline)) bool try_free(void* payload, unsigned* freed_order) {
+  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order) {
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
     if (!in_heap(header)) return false;
     const uint64_t tag = load_tag(header);
