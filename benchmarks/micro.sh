@@ -7,10 +7,10 @@
 set -euo pipefail
 core="$1" freebump="$2" glibc="$3"
 shift 3
-for pair in "core (FreeingBumpHeap, no lock, no TLS):$core" \
-            "libfreebump malloc (//preload:malloc_overrides linked in):$freebump" \
-            "glibc malloc:$glibc"; do
-  echo "== ${pair%%:*}"
-  "${pair#*:}" --benchmark_min_time=0.2 "$@" 2>&1 | grep -v '^\*\*\*WARNING'
+for pair in "core (FreeingBumpHeap, no lock, no TLS)|$core" \
+            "libfreebump malloc (//preload:malloc_overrides linked in)|$freebump" \
+            "glibc malloc|$glibc"; do
+  echo "== ${pair%%|*}"
+  "${pair#*|}" --benchmark_min_time=0.2 "$@" 2>&1 | grep -v '^\*\*\*WARNING'
   echo
 done
