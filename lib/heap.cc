@@ -167,6 +167,12 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
 }
 
 void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
+  unsigned freed_order;
+  return reallocate(payload, size, &freed_order);
+}
+
+void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_order) {
+  *freed_order = kNumOrders;
   if (payload == nullptr) return allocate(size);
   const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
   LiveBlock block;
@@ -190,6 +196,7 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
       }
       __builtin_memcpy(moved, payload, size);
       release(block.header, block.order);
+      *freed_order = block.order;
       return moved;
     }
     if (unaligned_block && extend_at_top(block, new_order)) return payload;
@@ -198,6 +205,7 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
   if (moved == nullptr) return nullptr;
   __builtin_memcpy(moved, payload, static_cast<size_t>(size < usable ? size : usable));
   release_block(block);
+  if (!block.huge) *freed_order = block.order;
   return moved;
 }
 

@@ -143,6 +143,9 @@ class FreeingBumpHeap {
   // Resizes in place when the block still fits (or sits at the top of the bump region);
   // otherwise moves it. nullptr with last_error() on failure, the old block intact.
   void* reallocate(void* payload, size_t size);
+  // As reallocate, and says which order's free list the old block joined if it moved
+  // (kNumOrders if none did).
+  void* reallocate(void* payload, size_t size, unsigned* freed_order);
   // The usable size behind a live pointer.
   HeapError usable_size(const void* payload, size_t* size) const;
 

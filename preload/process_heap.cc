@@ -306,7 +306,9 @@ void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
   if (record == nullptr) {
     return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate_aligned(alignment, size); });
   }
-  if (alignment <= kPayloadAlignment) refill_order_for(record->heap, size);
+  // The block behind an over-aligned payload is alignment - 16 bytes bigger.
+  const size_t slack = alignment > kPayloadAlignment ? alignment - kPayloadAlignment : 0;
+  if (size <= SIZE_MAX - slack) refill_order_for(record->heap, size + slack);
   void* payload = record->heap.allocate_aligned(alignment, size);
   if (payload == nullptr) tls_error = record->heap.last_error();
   return payload;
@@ -330,8 +332,15 @@ void* ProcessHeap::reallocate(void* payload, size_t size) {
   if (record == nullptr) {
     return with_orphan_heap([&](FreeingBumpHeap& h) { return h.reallocate(payload, size); });
   }
-  void* moved = record->heap.reallocate(payload, size);
+  // Like allocate: an empty list takes from the central pool before the heap bumps, and a
+  // list the old block overfills gives a batch back.
+  refill_order_for(record->heap, size);
+  unsigned freed_order;
+  void* moved = record->heap.reallocate(payload, size, &freed_order);
   if (moved == nullptr) tls_error = record->heap.last_error();
+  if (freed_order < kNumOrders && record->heap.free_count(freed_order) > cache_limit(freed_order)) {
+    spill(record->heap, freed_order, batch_size(freed_order));
+  }
   return moved;
 }
 
