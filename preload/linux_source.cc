@@ -76,24 +76,38 @@ Span LinuxSource::grow(uint64_t min_bytes) {
 Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
   const uint64_t length = round_up(bytes, kPage);
   if (length < bytes) return Span{};
+  Span reused{};
   {
-    // The smallest cached mapping that fits without wasting more than a quarter of it.
+    // A cached mapping that fits without wasting more than a quarter of it is taken as it
+    // is; otherwise the largest one is resized below: its pages are already faulted in, so
+    // only the difference costs page faults (growing) or goes back to the kernel (shrinking).
     LockGuard guard(huge_lock_);
-    int best = -1;
+    int fit = -1, largest = -1;
     for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
       const uint64_t cached = huge_cache_[slot].end - huge_cache_[slot].begin;
+      if (cached == 0) continue;
       if (cached >= length && cached - length <= cached / 4 &&
-          (best < 0 || cached < huge_cache_[best].end - huge_cache_[best].begin)) {
-        best = slot;
+          (fit < 0 || cached < huge_cache_[fit].end - huge_cache_[fit].begin)) {
+        fit = slot;
+      }
+      if (largest < 0 || cached > huge_cache_[largest].end - huge_cache_[largest].begin) {
+        largest = slot;
       }
     }
-    if (best >= 0) {
-      const Span mapping = huge_cache_[best];
-      huge_cache_[best] = Span{};
-      huge_cached_bytes_ -= mapping.end - mapping.begin;
-      *zeroed = false;
-      return mapping;
+    const int taken = fit >= 0 ? fit : largest;
+    if (taken >= 0) {
+      reused = huge_cache_[taken];
+      huge_cache_[taken] = Span{};
+      huge_cached_bytes_ -= reused.end - reused.begin;
     }
+  }
+  if (!reused.empty()) {
+    *zeroed = false;
+    const uint64_t cached = reused.end - reused.begin;
+    if (cached >= length && cached - length <= cached / 4) return reused;
+    const Span resized = remap_huge(reused, length);
+    if (!resized.empty()) return resized;
+    unmap_huge(reused);  // could not resize: let it go, and map afresh
   }
   ErrnoKeeper keep_errno;
   void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
