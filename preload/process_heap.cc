@@ -16,7 +16,7 @@ namespace {
 
 // A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
 // 1024) and moves half of that to the central pool at a time.
-constexpr uint64_t kCacheBytesPerOrder = uint64_t{256} << 10;
+constexpr uint64_t kCacheBytesPerOrder = uint64_t{64} << 10;
 
 struct CacheLimits {
   uint64_t blocks[kNumOrders];
