@@ -15,6 +15,7 @@ constexpr unsigned kShrinkMoveOrders = 2;
 constexpr uint64_t kHugePayloadOffset = 16;
 constexpr uintptr_t kHugeHeaderInPage = 8;
 constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
+constexpr bool kCoalescing = FREEBUMP_COALESCING != 0;
 
 }  // namespace
 
@@ -88,7 +89,7 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   bump_ += static_cast<uintptr_t>(bytes);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
-  last_was_fresh_ = true;
+  last_was_fresh_ = !bump_recycled_;
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
 
@@ -333,7 +334,10 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
   const uint64_t whole = bytes + kPayloadAlignment;
   uint64_t want = bump_end_ == 0 ? whole : bytes - (bump_end_ > bump_ ? bump_end_ - bump_ : 0);
   for (;;) {
-    const Span span = source_->grow(want);
+    Span span = source_->grow(want);
+    // Out of memory: merge this heap's free blocks and bump through the smallest region
+    // that holds the block (freed memory then serves any size, not only its own).
+    if (span.empty() && kCoalescing) span = take_free_region(bytes, bytes, true);
     if (span.empty() || !adopt_span(span)) return false;
     if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) >= bytes) return true;
     want = whole;
@@ -341,30 +345,137 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
 }
 
 bool FreeingBumpHeap::adopt_span(Span span) {
-  if (span.end < span.begin || span.begin < bump_end_) return false;  // Spans never go down.
+  // Fresh spans never go down; recycled ones come from below by nature.
+  if (span.end < span.begin || (span.begin < bump_end_ && !span.recycled)) return false;
   init_codec();
   if (span.begin < codec_.base()) return false;
-  FREEBUMP_COUNT(stats_.address_space += span.end - span.begin);
+  if (!span.recycled) FREEBUMP_COUNT(stats_.address_space += span.end - span.begin);
   if (span.begin == bump_end_ && bump_end_ != 0) {
     bump_end_ = span.end;
+    bump_recycled_ |= span.recycled;
     return true;
   }
   retire_bump_tail();
   // bump_ may sit past a tiny span's end; the next contiguous span then makes it usable.
   bump_ = align_up(span.begin, kPayloadAlignment) + kHeaderBytes;
   bump_end_ = span.end;
+  bump_recycled_ = span.recycled;
   return true;
 }
 
 void FreeingBumpHeap::retire_bump_tail() {
-  // Largest first. Each order is needed at most once: a tail too short for block k + 1
-  // (= 2 * block k - 16) holds at most one block of order k.
+  // Less than a block (8 bytes at most) may be left: bump_ stays a header position, so a
+  // span that follows this one continues from there.
+  if (bump_end_ > bump_) bump_ = carve_free_region(bump_, bump_end_);
+}
+
+// Cuts [begin, end) (begin a header position) into free blocks, largest first; returns
+// where the carving stopped.
+uintptr_t FreeingBumpHeap::carve_free_region(uintptr_t begin, uintptr_t end) {
   for (unsigned order = kNumOrders; order-- > 0;) {
-    if (bump_end_ > bump_ && bump_end_ - bump_ >= block_bytes(order)) {
-      push_free(bump_, order);
-      bump_ += static_cast<uintptr_t>(block_bytes(order));
+    while (end > begin && end - begin >= block_bytes(order)) {
+      push_free(begin, order);
+      begin += static_cast<uintptr_t>(block_bytes(order));
     }
   }
+  return begin;
+}
+
+// ---- Merging free blocks -------------------------------------------------------------------
+//
+// Freeing-bump's weakness is that a freed block serves only its own order (Substrate's
+// allocator never reused memory across sizes, polkadot-sdk#8992). When memory runs out, the
+// free lists are merged: every free block is threaded onto one list through its payload
+// (free payloads are ours), the list is sorted by address, runs of adjacent blocks become
+// the largest blocks they can form, and the smallest one that fits becomes bump space.
+
+namespace {
+
+// The payload word of a free block, used while merging as the link of the sorted list.
+uintptr_t& merge_link(uintptr_t header) { return *reinterpret_cast<uintptr_t*>(header + kHeaderBytes); }
+
+uintptr_t merge_sorted(uintptr_t a, uintptr_t b) {
+  uintptr_t head = 0;
+  uintptr_t* tail = &head;
+  while (a != 0 && b != 0) {
+    uintptr_t& smaller = a < b ? a : b;
+    *tail = smaller;
+    tail = &merge_link(smaller);
+    smaller = merge_link(smaller);
+  }
+  *tail = a != 0 ? a : b;
+  return head;
+}
+
+// Bottom-up merge sort of a list linked through merge_link: bins[i] holds a sorted run of
+// 2^i blocks, as in a binary counter. O(n log n) time, no memory beyond the bins.
+uintptr_t sort_by_address(uintptr_t list) {
+  uintptr_t bins[64] = {};
+  while (list != 0) {
+    uintptr_t run = list;
+    list = merge_link(list);
+    merge_link(run) = 0;
+    unsigned bin = 0;
+    for (; bins[bin] != 0; ++bin) {
+      run = merge_sorted(bins[bin], run);
+      bins[bin] = 0;
+    }
+    bins[bin] = run;
+  }
+  uintptr_t sorted = 0;
+  for (uintptr_t bin : bins) sorted = merge_sorted(bin, sorted);
+  return sorted;
+}
+
+}  // namespace
+
+void FreeingBumpHeap::coalesce_free_blocks() {
+  init_codec();
+  uintptr_t all = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    for (uintptr_t header = free_heads_[order]; header != 0;) {
+      const uint64_t tag = load_tag(header);
+      const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+      // A damaged list ends here: what follows stays unreachable rather than trusted.
+      if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) break;
+      merge_link(header) = all;
+      all = header;
+      header = next;
+    }
+    free_heads_[order] = 0;
+    FREEBUMP_COUNT(stats_.orders[order].free = 0);
+  }
+  for (uintptr_t header = sort_by_address(all); header != 0;) {
+    const uintptr_t start = header;
+    uintptr_t end = header;
+    // Extend the run while the next free block starts where this one ends.
+    while (header == end && header != 0) {
+      end = header + static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
+      header = merge_link(header);
+    }
+    carve_free_region(start, end);
+  }
+}
+
+Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_bytes,
+                                       bool coalesce_first) {
+  if (coalesce_first) coalesce_free_blocks();
+  // The smallest block of at least `preferred_bytes`, else of at least `min_bytes`.
+  const uint64_t wants[2] = {preferred_bytes, min_bytes};
+  for (const uint64_t wanted : wants) {
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      if (block_bytes(order) < wanted || free_heads_[order] == 0) continue;
+      FreeChain chain;
+      if (take_free_blocks(order, 1, &chain) != HeapError::kNone || chain.count == 0) {
+        return Span{};
+      }
+      // Bumping starts at the block's header: the span begins 8 bytes earlier, at the
+      // 16-byte boundary the bump pointer is measured from.
+      return Span{static_cast<uintptr_t>(chain.head - kHeaderBytes),
+                  chain.head + static_cast<uintptr_t>(block_bytes(order)), true};
+    }
+  }
+  return Span{};
 }
 
 bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) {

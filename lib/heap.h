@@ -35,6 +35,11 @@
 #ifndef FREEBUMP_HEAP_STATS
 #define FREEBUMP_HEAP_STATS 1
 #endif
+// Merging free blocks when memory runs out (coalesce_free_blocks) costs code; a build can
+// leave it out with -DFREEBUMP_COALESCING=0 and keep freeing-bump's classic behaviour.
+#ifndef FREEBUMP_COALESCING
+#define FREEBUMP_COALESCING 1
+#endif
 // Huge blocks (mappings of their own) exist only where the memory source can map them. A
 // build whose source never does (the freestanding wasm32 module) compiles their code out
 // with -DFREEBUMP_HUGE_BLOCKS=0; a HUGE tag then reads as an invalid pointer.
@@ -211,6 +216,14 @@ class FreeingBumpHeap {
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
   void retire_bump_region() { retire_bump_tail(); }
 
+  // Merges address-adjacent blocks on the free lists into the largest blocks they form
+  // (heap.cc explains how). The heap runs it itself when its source is out of memory.
+  void coalesce_free_blocks();
+  // Takes the smallest free block of at least `preferred_bytes` (else of at least
+  // `min_bytes`) off the lists, merging first if asked, as a recycled span that another
+  // heap on the same source can bump through; empty if there is none.
+  Span take_free_region(uint64_t min_bytes, uint64_t preferred_bytes, bool coalesce_first);
+
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
 #if FREEBUMP_HEAP_STATS
@@ -268,6 +281,7 @@ class FreeingBumpHeap {
   bool refill(uint64_t bytes);
   bool adopt_span(Span span);
   void retire_bump_tail();
+  uintptr_t carve_free_region(uintptr_t begin, uintptr_t end);
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
 
   MemorySource* source_;
@@ -280,6 +294,7 @@ class FreeingBumpHeap {
   uintptr_t free_heads_[kNumOrders] = {};
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
+  bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
 #if FREEBUMP_HEAP_STATS
   HeapStats stats_{};
 #endif

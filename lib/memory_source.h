@@ -14,6 +14,9 @@ namespace freebump {
 struct Span {
   uintptr_t begin = 0;
   uintptr_t end = 0;
+  // Memory that was in use before (free blocks merged and handed back out, see
+  // FreeingBumpHeap::take_free_region): not zero, and it may lie below earlier spans.
+  bool recycled = false;
   constexpr bool empty() const { return begin == end; }
 };
 

@@ -49,6 +49,10 @@ bool LinuxSource::reserve() {
 }
 
 Span LinuxSource::grow(uint64_t min_bytes) {
+  if (Reclaimer reclaimer = __atomic_load_n(&reclaimer_, __ATOMIC_ACQUIRE)) {
+    const Span recycled = reclaimer(min_bytes);
+    if (!recycled.empty()) return recycled;
+  }
   LockGuard guard(grow_lock_);
   const uint64_t take = round_up(min_bytes > kChunkBytes ? min_bytes : kChunkBytes, kPage);
   if (reservation_begin_ == 0 || take < min_bytes || take > reservation_end_ - next_) {

@@ -56,6 +56,11 @@ class LinuxSource final : public MemorySource {
 
   LinuxSourceStats stats();
 
+  // Before mapping fresh memory, grow() asks the reclaimer (the process heap's central pool)
+  // for a recycled span of free blocks merged together; an empty span means none.
+  using Reclaimer = Span (*)(uint64_t min_bytes);
+  void set_reclaimer(Reclaimer reclaimer) { __atomic_store_n(&reclaimer_, reclaimer, __ATOMIC_RELEASE); }
+
   // fork(): held across it so that the child inherits consistent state.
   void lock_all();
   void unlock_all();
@@ -66,6 +71,7 @@ class LinuxSource final : public MemorySource {
 
   void note_mapped_locked();
 
+  Reclaimer reclaimer_ = nullptr;
   Lock grow_lock_;
   uintptr_t reservation_begin_ = 0;
   uintptr_t reservation_end_ = 0;

@@ -41,8 +41,17 @@ constexpr unsigned kCentralSlots = 64;
 // malloc_trim gives back the pages inside free blocks of at least two pages.
 constexpr unsigned kFirstTrimmedOrder = 10;
 // Blocks of 128 KiB and more that a thread's cache cannot keep go back to the central pool
-// with their pages given back: a program that frees many large blocks shrinks.
+// with their pages given back once the pool holds more than kCentralKeepBytes: a program
+// that frees many large blocks shrinks, one that reuses them soon does not pay page faults.
 constexpr unsigned kFirstReturnedOrder = 14;
+constexpr uint64_t kCentralKeepBytes = uint64_t{32} << 20;
+// A heap that needs fresh memory first takes merged free blocks from the central pool once
+// the pool holds this much, and merges again after this much (or half the pool) came in.
+constexpr uint64_t kReclaimBytes = uint64_t{4} << 20;
+// Recycled spans of at least this much when there are, and never less than a fresh chunk: the
+// thread then bumps through them instead of coming back at once.
+constexpr uint64_t kRecycledSpanBytes = uint64_t{1} << 20;
+constexpr uint64_t kSmallestRecycledSpan = uint64_t{64} << 10;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
@@ -60,6 +69,11 @@ struct CentralOrder {
   unsigned chain_count = 0;
   uint64_t available = 0;  // blocks held here; read without the lock as a hint
 };
+
+// Bytes of free blocks in the central pool (a hint, updated under the orders' locks), and
+// what it held right after the last merge.
+uint64_t g_central_bytes = 0;
+uint64_t g_central_bytes_after_merge = 0;
 
 enum class ThreadState : uint8_t { kNew, kActive, kExited };
 
@@ -97,6 +111,39 @@ __thread HeapError tls_error;
 
 void on_thread_exit(void* record);
 
+// LinuxSource's reclaimer: a recycled span from the central pool, merging its free blocks
+// first when enough has arrived since the last merge. All central locks are held, in order.
+Span reclaim_from_central(uint64_t min_bytes) {
+  if (__atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) < kReclaimBytes) return Span{};
+  for (CentralOrder& central : g_central) central.lock.lock();
+  // Fold the slots into the overflow heap, whose lists the merge and the search work on.
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    CentralOrder& central = g_central[order];
+    while (central.chain_count > 0) g_overflow.give_free_blocks(order, central.chains[--central.chain_count]);
+  }
+  const uint64_t least = min_bytes > kSmallestRecycledSpan ? min_bytes : kSmallestRecycledSpan;
+  const uint64_t preferred = least > kRecycledSpanBytes ? least : kRecycledSpanBytes;
+  Span span = g_overflow.take_free_region(least, preferred, false);
+  // Merging costs O(n log n) in the pool's blocks: only after the pool has grown by half
+  // (and by kReclaimBytes) since the last merge, so that the work stays proportional to the
+  // memory that went through the pool.
+  const uint64_t arrived = __atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) - g_central_bytes_after_merge;
+  const uint64_t half = g_central_bytes_after_merge / 2;
+  const bool merge = span.empty() && arrived >= (half > kReclaimBytes ? half : kReclaimBytes);
+  if (merge) span = g_overflow.take_free_region(least, preferred, true);
+  uint64_t bytes = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    const uint64_t count = g_overflow.free_count(order);
+    __atomic_store_n(&g_central[order].available, count, __ATOMIC_RELAXED);
+    bytes += count * block_bytes(order);
+  }
+  __atomic_store_n(&g_central_bytes, bytes, __ATOMIC_RELAXED);
+  // Arrivals are counted from the last merge, or from a pool that has shrunk since.
+  if (merge || bytes < g_central_bytes_after_merge) g_central_bytes_after_merge = bytes;
+  for (unsigned order = kNumOrders; order-- > 0;) g_central[order].lock.unlock();
+  return span;
+}
+
 bool init_process() {
   if (__atomic_load_n(&g_initialized, __ATOMIC_ACQUIRE)) return true;
   LockGuard guard(g_init_lock);
@@ -105,6 +152,7 @@ bool init_process() {
   if (!g_source.reserve() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
     return false;
   }
+  g_source.set_reclaimer(reclaim_from_central);
   __atomic_store_n(&g_initialized, true, __ATOMIC_RELEASE);
   return true;
 }
@@ -160,6 +208,7 @@ void give_to_central(unsigned order, const FreeChain& chain) {
     g_overflow.give_free_blocks(order, chain);
   }
   __atomic_store_n(&central.available, central.available + chain.count, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&g_central_bytes, chain.count * block_bytes(order), __ATOMIC_RELAXED);
 }
 
 void take_from_central(unsigned order, FreeingBumpHeap& heap) {
@@ -175,6 +224,7 @@ void take_from_central(unsigned order, FreeingBumpHeap& heap) {
       error = g_overflow.take_free_blocks(order, batch_size(order), &chain);
     }
     __atomic_store_n(&central.available, central.available - chain.count, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&g_central_bytes, chain.count * block_bytes(order), __ATOMIC_RELAXED);
   }
   if (error != HeapError::kNone) die_corrupt("malloc", error, nullptr);
   heap.give_free_blocks(order, chain);
@@ -190,7 +240,8 @@ __attribute__((noinline)) void spill(FreeingBumpHeap& heap, unsigned order, uint
   const HeapError error = heap.take_free_blocks(order, count, &chain);
   if (error != HeapError::kNone) die_corrupt("free", error, nullptr);
   if (chain.count == 0) return;
-  if (order >= kFirstReturnedOrder) {
+  if (order >= kFirstReturnedOrder &&
+      __atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) > kCentralKeepBytes) {
     // The chain was just checked link by link: follow it without checking again.
     for (uintptr_t header = chain.head; header != 0;) {
       discard_block_pages(header, order);

@@ -343,6 +343,54 @@ TEST(Heap, ANonContiguousSpanRetiresTheOldTailIntoFreeBlocks) {
   EXPECT_EQ(heap.free(first), HeapError::kNone);
 }
 
+// Freed memory serves other sizes once memory runs out: the free lists are merged.
+TEST(Heap, OutOfMemoryMergesAdjacentFreeBlocks) {
+  BufferHeap h(64 << 10);
+  std::vector<void*> small;
+  for (void* p; (p = h.heap().allocate(8)) != nullptr;) small.push_back(p);
+  EXPECT_EQ(small.size(), ((64u << 10) - 8) / 16);
+  for (void* p : small) ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  // Nothing is left to bump: a 32 KiB block can only come from merged order-0 blocks.
+  void* big = h.heap().allocate(32 << 10);
+  ASSERT_NE(big, nullptr);
+  memset(big, 0x77, 32 << 10);
+  EXPECT_EQ(h.heap().stats().address_space, 64u << 10);  // no more memory was asked for
+  // The rest of the merged memory is still there, as free blocks of other sizes.
+  void* medium = h.heap().allocate(16 << 10);
+  EXPECT_NE(medium, nullptr);
+  EXPECT_EQ(h.heap().free(big), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(medium), HeapError::kNone);
+}
+
+TEST(Heap, MergingNeverTouchesLiveBlocks) {
+  BufferHeap h(64 << 10);
+  std::vector<void*> blocks;
+  for (void* p; (p = h.heap().allocate(24)) != nullptr;) blocks.push_back(p);
+  // Free every other block: no two free blocks are adjacent.
+  for (size_t i = 0; i < blocks.size(); i += 2) ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone);
+  for (size_t i = 1; i < blocks.size(); i += 2) fill_pattern(blocks[i], 24, i);
+  EXPECT_EQ(h.heap().allocate(100), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  for (size_t i = 1; i < blocks.size(); i += 2) {
+    ASSERT_EQ(pattern_intact(blocks[i], 24, i), 24u) << i;
+    ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone) << i;  // their tags are intact too
+  }
+  // Now everything is free and adjacent: the whole buffer merges (the largest block that
+  // fits in 64 KiB is order 12, 32 KiB + 16).
+  EXPECT_NE(h.heap().allocate(32 << 10), nullptr);
+}
+
+TEST(Heap, MergingStopsAtADamagedFreeList) {
+  BufferHeap h(4096);
+  std::vector<void*> blocks;
+  for (void* p; (p = h.heap().allocate(8)) != nullptr;) blocks.push_back(p);
+  for (void* p : blocks) ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  // Damage the tag of the block the list reaches second: the rest is left unreachable.
+  store_tag(addr(blocks[blocks.size() - 2]) - 8, 0);
+  EXPECT_EQ(h.heap().allocate(64), nullptr);  // only the head block was trusted
+  EXPECT_NE(h.heap().allocate(8), nullptr);   // and it still serves
+}
+
 TEST(Heap, FreeOfNullIsANoOp) {
   BufferHeap h(4096);
   EXPECT_EQ(h.heap().free(nullptr), HeapError::kNone);

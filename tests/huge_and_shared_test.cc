@@ -197,6 +197,39 @@ TEST(ZeroedAllocation, SkipsOnlyMemoryThatIsKnownFresh) {
   EXPECT_EQ(heap.last_error(), HeapError::kTooLarge);
 }
 
+// Merged memory is not fresh: calloc must clear it even on a source whose spans are zero.
+TEST(ZeroedAllocation, ClearsRecycledMemory) {
+  FakeHugeSource source(1 << 20, 64 << 10);
+  FreeingBumpHeap heap(&source);
+  std::vector<void*> blocks;
+  for (void* p; (p = heap.allocate(100)) != nullptr;) blocks.push_back(p);
+  for (void* p : blocks) {
+    memset(p, 0xFF, 100);
+    ASSERT_EQ(heap.free(p), HeapError::kNone);
+  }
+  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(20000));  // from merged blocks
+  ASSERT_NE(zeroed, nullptr);
+  for (int i = 0; i < 20000; ++i) ASSERT_EQ(zeroed[i], 0) << i;
+}
+
+// A heap can hand a merged region to another heap on the same source as bump space.
+TEST(SharedSource, AFreeRegionMovesToAnotherHeap) {
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap owner(&source);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 512; ++i) blocks.push_back(owner.allocate(40));  // 24 KiB, contiguous
+  for (void* p : blocks) ASSERT_EQ(owner.free(p), HeapError::kNone);
+  const Span region = owner.take_free_region(8192, 16384, true);
+  ASSERT_FALSE(region.empty());
+  EXPECT_TRUE(region.recycled);
+  EXPECT_GE(region.end - region.begin, 16384u);
+  // The region left the owner's lists: the owner's next blocks never overlap it.
+  for (int i = 0; i < 512; ++i) {
+    const uintptr_t p = addr(owner.allocate(40));
+    ASSERT_TRUE(p + 40 <= region.begin || p - 8 >= region.end) << i;
+  }
+}
+
 TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap first(&source);

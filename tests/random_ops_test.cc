@@ -49,8 +49,8 @@ size_t random_size(Random& random) {
   return static_cast<size_t>(random.below(uint64_t{1} << exponent) + 1) - (random.below(16) == 0);
 }
 
-void run_random_sequence(uint64_t seed, int steps) {
-  BufferHeap h(64u << 20);
+void run_random_sequence(uint64_t seed, int steps, size_t buffer_bytes = 64u << 20) {
+  BufferHeap h(buffer_bytes);
   FreeingBumpHeap& heap = h.heap();
   Random random(seed);
   Model model;
@@ -128,6 +128,9 @@ void run_random_sequence(uint64_t seed, int steps) {
 TEST(RandomOps, SeedOne) { run_random_sequence(1, 100000); }
 TEST(RandomOps, SeedTwo) { run_random_sequence(2, 100000); }
 TEST(RandomOps, SeedThree) { run_random_sequence(0x5eed, 100000); }
+// A buffer small enough to run out again and again: the free lists are merged each time,
+// under the same checks (patterns intact, no overlap with any live block or header).
+TEST(RandomOps, MergingUnderPressure) { run_random_sequence(7, 100000, 2u << 20); }
 
 }  // namespace
 }  // namespace freebump
