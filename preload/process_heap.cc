@@ -10,31 +10,12 @@
 #include "preload/lock.h"
 
 namespace freebump {
+
+__thread ThreadHeap* tls_thread_heap;
+
 namespace {
 
 // ---- Sizing ----------------------------------------------------------------------------------
-
-// A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
-// 1024) and moves half of that to the central pool at a time.
-constexpr uint64_t kCacheBytesPerOrder = uint64_t{64} << 10;
-
-struct CacheLimits {
-  uint64_t blocks[kNumOrders];
-};
-
-// A table, so that the free path does not divide.
-constexpr CacheLimits make_cache_limits() {
-  CacheLimits limits{};
-  for (unsigned order = 0; order < kNumOrders; ++order) {
-    const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
-    limits.blocks[order] = blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
-  }
-  return limits;
-}
-constexpr CacheLimits kCacheLimits = make_cache_limits();
-
-constexpr uint64_t cache_limit(unsigned order) { return kCacheLimits.blocks[order]; }
-constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
 
 // Chains the central pool holds per order in O(1) slots; more go into an overflow list.
 constexpr unsigned kCentralSlots = 64;
@@ -55,13 +36,6 @@ constexpr uint64_t kSmallestRecycledSpan = uint64_t{64} << 10;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
-
-struct ThreadHeap {
-  constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}
-  FreeingBumpHeap heap;
-  ThreadHeap* next_record = nullptr;  // every record ever made
-  ThreadHeap* next_spare = nullptr;   // records whose thread has exited
-};
 
 struct CentralOrder {
   Lock lock;
@@ -95,7 +69,6 @@ Lock g_init_lock;
 bool g_initialized = false;
 pthread_key_t g_thread_key;
 
-__thread ThreadHeap* tls_heap;
 __thread ThreadState tls_state;
 __thread HeapError tls_error;
 
@@ -185,7 +158,7 @@ ThreadHeap* attach_thread() {
   if (tls_state == ThreadState::kExited || !init_process()) return nullptr;
   ThreadHeap* record = new_record();
   if (record == nullptr) return nullptr;
-  tls_heap = record;
+  tls_thread_heap = record;
   tls_state = ThreadState::kActive;
   // May allocate (glibc's second-level key arrays): the heap above is already in place.
   pthread_setspecific(g_thread_key, record);
@@ -193,7 +166,7 @@ ThreadHeap* attach_thread() {
 }
 
 inline ThreadHeap* current() {
-  ThreadHeap* record = tls_heap;
+  ThreadHeap* record = tls_thread_heap;
   return record != nullptr ? record : attach_thread();
 }
 
@@ -235,7 +208,7 @@ void discard_block_pages(uintptr_t header, unsigned order) {
 }
 
 // Moves up to `count` of a heap's free blocks of one order to the central pool.
-__attribute__((noinline)) void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
+void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count) {
   FreeChain chain;
   const HeapError error = heap.take_free_blocks(order, count, &chain);
   if (error != HeapError::kNone) die_corrupt("free", error, nullptr);
@@ -255,7 +228,7 @@ __attribute__((noinline)) void spill(FreeingBumpHeap& heap, unsigned order, uint
 
 void on_thread_exit(void* argument) {
   ThreadHeap* record = static_cast<ThreadHeap*>(argument);
-  tls_heap = nullptr;
+  tls_thread_heap = nullptr;
   tls_state = ThreadState::kExited;
   record->heap.retire_bump_region();
   for (unsigned order = 0; order < kNumOrders; ++order) {
@@ -282,15 +255,6 @@ auto with_orphan_heap(Call call) {
   return result;
 }
 
-__attribute__((noinline)) void* allocate_slow(size_t size) {
-  ThreadHeap* record = current();
-  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate(size); });
-  refill_order_for(record->heap, size);
-  void* payload = record->heap.allocate(size);
-  if (payload == nullptr) tls_error = record->heap.last_error();
-  return payload;
-}
-
 void add_stats(HeapStats& sum, const HeapStats& stats) {
   sum.bytes_in_use += stats.bytes_in_use;
   sum.peak_bytes_in_use += stats.peak_bytes_in_use;
@@ -310,7 +274,25 @@ void discard_free_pages(const FreeingBumpHeap& heap) {
   }
 }
 
-__attribute__((noinline)) HeapError free_slow(void* payload) {
+__attribute__((constructor)) void register_fork_handlers() {
+  pthread_atfork(ProcessHeap::before_fork, ProcessHeap::after_fork, ProcessHeap::after_fork);
+}
+
+}  // namespace
+
+// ---- The Heap interface ----------------------------------------------------------------------
+// (allocate and free are inline in process_heap.h; these are their slow paths)
+
+void* ProcessHeap::allocate_slow(size_t size) {
+  ThreadHeap* record = current();
+  if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.allocate(size); });
+  refill_order_for(record->heap, size);
+  void* payload = record->heap.allocate(size);
+  if (payload == nullptr) tls_error = record->heap.last_error();
+  return payload;
+}
+
+HeapError ProcessHeap::free_slow(void* payload) {
   ThreadHeap* record = current();
   if (record == nullptr) return with_orphan_heap([&](FreeingBumpHeap& h) { return h.free(payload); });
   unsigned order;
@@ -322,24 +304,10 @@ __attribute__((noinline)) HeapError free_slow(void* payload) {
   return error;
 }
 
-__attribute__((constructor)) void register_fork_handlers() {
-  pthread_atfork(ProcessHeap::before_fork, ProcessHeap::after_fork, ProcessHeap::after_fork);
+void ProcessHeap::spill_excess(ThreadHeap* record, unsigned order) {
+  spill(record->heap, order, batch_size(order));
 }
 
-}  // namespace
-
-// ---- The Heap interface ----------------------------------------------------------------------
-
-// The common path: the thread's own free list has a block of the order. Everything else
-// (a first call, an empty list, huge blocks, failures) takes allocate_slow.
-void* ProcessHeap::allocate(size_t size) {
-  ThreadHeap* record = tls_heap;
-  if (__builtin_expect(record != nullptr && size <= LinuxSource::kHugeThreshold, 1)) {
-    void* payload = record->heap.try_pop(order_for_size(size));
-    if (__builtin_expect(payload != nullptr, 1)) return payload;
-  }
-  return allocate_slow(size);
-}
 
 void* ProcessHeap::allocate_zeroed(size_t size) {
   ThreadHeap* record = current();
@@ -363,19 +331,6 @@ void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
   void* payload = record->heap.allocate_aligned(alignment, size);
   if (payload == nullptr) tls_error = record->heap.last_error();
   return payload;
-}
-
-// The common path: a plain block with an intact tag goes onto the thread's own list.
-HeapError ProcessHeap::free(void* payload) {
-  ThreadHeap* record = tls_heap;
-  unsigned order;
-  if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {
-    if (__builtin_expect(record->heap.free_count(order) > cache_limit(order), 0)) {
-      spill(record->heap, order, batch_size(order));
-    }
-    return HeapError::kNone;
-  }
-  return free_slow(payload);
 }
 
 void* ProcessHeap::reallocate(void* payload, size_t size) {
@@ -420,7 +375,7 @@ uint64_t ProcessHeap::trim() {
     g_overflow.for_each_free_block(order,
                                    [order](uintptr_t header) { discard_block_pages(header, order); });
   }
-  if (tls_heap != nullptr) discard_free_pages(tls_heap->heap);
+  if (tls_thread_heap != nullptr) discard_free_pages(tls_thread_heap->heap);
   {
     LockGuard guard(g_orphan_lock);
     discard_free_pages(g_orphan);

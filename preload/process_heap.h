@@ -27,6 +27,40 @@
 
 namespace freebump {
 
+// A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
+// 1024) and moves half of that to the central pool at a time.
+inline constexpr uint64_t kCacheBytesPerOrder = uint64_t{64} << 10;
+
+struct CacheLimits {
+  uint64_t blocks[kNumOrders];
+};
+
+// A table, so that the free path does not divide.
+constexpr CacheLimits make_cache_limits() {
+  CacheLimits limits{};
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
+    limits.blocks[order] = blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
+  }
+  return limits;
+}
+inline constexpr CacheLimits kCacheLimits = make_cache_limits();
+
+constexpr uint64_t cache_limit(unsigned order) { return kCacheLimits.blocks[order]; }
+constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
+
+// One thread's heap record; records are never freed, only handed to the next thread.
+struct ThreadHeap {
+  constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}
+  FreeingBumpHeap heap;
+  ThreadHeap* next_record = nullptr;  // every record ever made
+  ThreadHeap* next_spare = nullptr;   // records whose thread has exited
+};
+
+// The calling thread's record, or nullptr before its first call (and after its exit).
+// Initial-exec TLS (see preload/BUILD.bazel): one load from the thread pointer.
+extern __thread ThreadHeap* tls_thread_heap;
+
 // Figures summed over every heap in the process.
 struct ProcessTotals {
   HeapStats heaps;             // sums over the thread heaps (peak: the sum of their peaks)
@@ -37,10 +71,31 @@ struct ProcessTotals {
 
 class ProcessHeap {
  public:
-  void* allocate(size_t size);
+  // The common path, inline into malloc: the thread's own free list has a block of the
+  // order. Everything else (a first call, an empty list, huge blocks, failures) is slow.
+  void* allocate(size_t size) {
+    ThreadHeap* record = tls_thread_heap;
+    if (__builtin_expect(record != nullptr && size <= LinuxSource::kHugeThreshold, 1)) {
+      void* payload = record->heap.try_pop(order_for_size(size));
+      if (__builtin_expect(payload != nullptr, 1)) return payload;
+    }
+    return allocate_slow(size);
+  }
+  // The common path, inline into free: a plain block with an intact tag goes onto the
+  // thread's own list, and a list over its bound gives a batch to the central pool.
+  HeapError free(void* payload) {
+    ThreadHeap* record = tls_thread_heap;
+    unsigned order;
+    if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {
+      if (__builtin_expect(record->heap.free_count(order) > cache_limit(order), 0)) {
+        spill_excess(record, order);
+      }
+      return HeapError::kNone;
+    }
+    return free_slow(payload);
+  }
   void* allocate_zeroed(size_t size);
   void* allocate_aligned(size_t alignment, size_t size);
-  HeapError free(void* payload);
   void* reallocate(void* payload, size_t size);
   HeapError usable_size(const void* payload, size_t* size);
   HeapError last_error() const;
@@ -53,6 +108,11 @@ class ProcessHeap {
   // pthread_atfork handlers.
   static void before_fork();
   static void after_fork();
+
+ private:
+  static void* allocate_slow(size_t size);
+  static HeapError free_slow(void* payload);
+  static void spill_excess(ThreadHeap* record, unsigned order);
 };
 
 // The one instance (stateless: the state is the library's globals); inline so that the
