@@ -18,13 +18,15 @@ class ReportWriter {
     while (*text != '\0') put(*text++);
     return *this;
   }
-  ReportWriter& number(uint64_t value) {
+  // A decimal number, right-aligned in `width` characters.
+  ReportWriter& number(uint64_t value, size_t width = 0) {
     char digits[20];
-    int count = 0;
+    size_t count = 0;
     do {
       digits[count++] = static_cast<char>('0' + value % 10);
       value /= 10;
     } while (value != 0);
+    for (size_t pad = count; pad < width; ++pad) put(' ');
     while (count > 0) put(digits[--count]);
     return *this;
   }
@@ -159,27 +161,8 @@ void print_stats_report() {
     const OrderStats& counts = heaps.orders[order];
     const uint64_t free_count = counts.free + totals.central_free[order];
     if (counts.allocations == 0 && free_count == 0) continue;
-    char row[96];
-    // Right-aligned columns without printf.
-    size_t used = 0;
-    auto column = [&](uint64_t value, size_t width) {
-      char digits[20];
-      size_t count = 0;
-      do {
-        digits[count++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-      } while (value != 0);
-      for (size_t pad = count; pad < width; ++pad) row[used++] = ' ';
-      while (count > 0) row[used++] = digits[--count];
-    };
-    column(order, 7);
-    column(usable_bytes(order), 12);
-    column(counts.live, 12);
-    column(free_count, 12);
-    column(counts.allocations, 13);
-    row[used++] = '\n';
-    row[used] = '\0';
-    out.text(row);
+    out.number(order, 7).number(usable_bytes(order), 12).number(counts.live, 12)
+        .number(free_count, 12).number(counts.allocations, 13).text("\n");
   }
 }
 

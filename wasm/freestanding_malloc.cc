@@ -27,23 +27,6 @@ using C = freebump::CApi<FreestandingEnv>;
 
 }  // namespace
 
-// Each export is a one-line forward. Which of them end up in a module is decided at link
-// time with --export (see BUILD.bazel); --gc-sections drops the rest.
-extern "C" {
-void* malloc(size_t size) { return C::malloc(size); }
-void free(void* pointer) { C::free(pointer); }
-void* calloc(size_t count, size_t size) { return C::calloc(count, size); }
-void* realloc(void* pointer, size_t size) { return C::realloc(pointer, size); }
-void* reallocarray(void* pointer, size_t count, size_t size) {
-  return C::reallocarray(pointer, count, size);
-}
-void* aligned_alloc(size_t alignment, size_t size) { return C::aligned_alloc(alignment, size); }
-int posix_memalign(void** result, size_t alignment, size_t size) {
-  return C::posix_memalign(result, alignment, size);
-}
-void* memalign(size_t alignment, size_t size) { return C::memalign(alignment, size); }
-void* valloc(size_t size) { return C::valloc(size); }
-void* pvalloc(size_t size) { return C::pvalloc(size); }
-size_t malloc_usable_size(void* pointer) { return C::malloc_usable_size(pointer); }
-void free_sized(void* pointer, size_t size) { C::free_sized(pointer, size); }
-}
+// Which of the exports end up in a module is decided at link time with --export (see
+// BUILD.bazel); --gc-sections drops the rest.
+#include "wasm/malloc_family.inc"

@@ -38,28 +38,9 @@ using C = freebump::CApi<WasiEnv>;
 
 }  // namespace
 
-// wasi-libc declares these in <stdlib.h> (and <malloc.h>) without noexcept.
-extern "C" {
-void* malloc(size_t size) { return C::malloc(size); }
-void free(void* pointer) { C::free(pointer); }
-void* calloc(size_t count, size_t size) { return C::calloc(count, size); }
-void* realloc(void* pointer, size_t size) { return C::realloc(pointer, size); }
-void* reallocarray(void* pointer, size_t count, size_t size) {
-  return C::reallocarray(pointer, count, size);
-}
-int posix_memalign(void** result, size_t alignment, size_t size) {
-  return C::posix_memalign(result, alignment, size);
-}
-void* aligned_alloc(size_t alignment, size_t size) { return C::aligned_alloc(alignment, size); }
-void* memalign(size_t alignment, size_t size) { return C::memalign(alignment, size); }
-void* valloc(size_t size) { return C::valloc(size); }
-void* pvalloc(size_t size) { return C::pvalloc(size); }
-size_t malloc_usable_size(void* pointer) { return C::malloc_usable_size(pointer); }
-void free_sized(void* pointer, size_t size) { C::free_sized(pointer, size); }
-void free_aligned_sized(void* pointer, size_t alignment, size_t size) {
-  C::free_aligned_sized(pointer, alignment, size);
-}
+#include "wasm/malloc_family.inc"
 
+extern "C" {
 // wasi-libc's own names for them (atexit and locale code call these).
 void* __libc_malloc(size_t size) { return C::malloc(size); }
 void __libc_free(void* pointer) { C::free(pointer); }
