@@ -84,10 +84,30 @@ __thread HeapError tls_error;
 
 void on_thread_exit(void* record);
 
+void spill(FreeingBumpHeap& heap, unsigned order, uint64_t count);
+
+// Whether enough has come into the pool since the last merge to merge again: merging costs
+// O(n log n) in the pool's blocks, so only after the pool has grown by half (and by
+// kReclaimBytes), which keeps the work proportional to the memory that went through it.
+bool merge_due() {
+  const uint64_t after_merge = __atomic_load_n(&g_central_bytes_after_merge, __ATOMIC_RELAXED);
+  const uint64_t arrived = __atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) - after_merge;
+  return arrived >= (after_merge / 2 > kReclaimBytes ? after_merge / 2 : kReclaimBytes);
+}
+
 // LinuxSource's reclaimer: a recycled span from the central pool, merging its free blocks
-// first when enough has arrived since the last merge. All central locks are held, in order.
+// first when a merge is due. All central locks are held, in order.
 Span reclaim_from_central(uint64_t min_bytes) {
   if (__atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) < kReclaimBytes) return Span{};
+  if (merge_due() && tls_thread_heap != nullptr) {
+    // The calling thread's own free blocks join the merge: scattered through the pool's
+    // runs, they would otherwise cut them short. (Its heap is inside refill(), which holds
+    // no reference to its lists, so emptying them here is safe.)
+    FreeingBumpHeap& own = tls_thread_heap->heap;
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      while (own.free_count(order) != 0) spill(own, order, ~uint64_t{0});
+    }
+  }
   for (CentralOrder& central : g_central) central.lock.lock();
   // Fold the slots into the overflow heap, whose lists the merge and the search work on.
   for (unsigned order = 0; order < kNumOrders; ++order) {
@@ -97,12 +117,7 @@ Span reclaim_from_central(uint64_t min_bytes) {
   const uint64_t least = min_bytes > kSmallestRecycledSpan ? min_bytes : kSmallestRecycledSpan;
   const uint64_t preferred = least > kRecycledSpanBytes ? least : kRecycledSpanBytes;
   Span span = g_overflow.take_free_region(least, preferred, false);
-  // Merging costs O(n log n) in the pool's blocks: only after the pool has grown by half
-  // (and by kReclaimBytes) since the last merge, so that the work stays proportional to the
-  // memory that went through the pool.
-  const uint64_t arrived = __atomic_load_n(&g_central_bytes, __ATOMIC_RELAXED) - g_central_bytes_after_merge;
-  const uint64_t half = g_central_bytes_after_merge / 2;
-  const bool merge = span.empty() && arrived >= (half > kReclaimBytes ? half : kReclaimBytes);
+  const bool merge = span.empty() && merge_due();
   if (merge) span = g_overflow.take_free_region(least, preferred, true);
   uint64_t bytes = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
@@ -112,7 +127,9 @@ Span reclaim_from_central(uint64_t min_bytes) {
   }
   __atomic_store_n(&g_central_bytes, bytes, __ATOMIC_RELAXED);
   // Arrivals are counted from the last merge, or from a pool that has shrunk since.
-  if (merge || bytes < g_central_bytes_after_merge) g_central_bytes_after_merge = bytes;
+  if (merge || bytes < g_central_bytes_after_merge) {
+    __atomic_store_n(&g_central_bytes_after_merge, bytes, __ATOMIC_RELAXED);
+  }
   for (unsigned order = kNumOrders; order-- > 0;) g_central[order].lock.unlock();
   return span;
 }
