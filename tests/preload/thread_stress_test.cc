@@ -165,20 +165,6 @@ TEST(ThreadStress, ReallocAndAlignedAllocationReuseTheCentralPool) {
   EXPECT_LT(mallinfo2().arena - handed_out, size_t{8} << 20);
 }
 
-// Memory freed in one size class serves another: a heap that needs fresh memory first takes
-// merged free blocks from the central pool.
-TEST(ThreadStress, FreedMemoryServesOtherSizeClasses) {
-  std::vector<void*> blocks;
-  for (int i = 0; i < 60000; ++i) blocks.push_back(malloc(300));  // ~30 MiB in 528 B blocks
-  for (void* p : blocks) free(p);
-  blocks.clear();
-  const size_t handed_out = mallinfo2().arena;
-  for (int i = 0; i < 15000; ++i) blocks.push_back(malloc(1000));  // ~15 MiB in 1040 B blocks
-  // Without merging, every one of them would be fresh memory (15 MiB more).
-  EXPECT_LT(mallinfo2().arena - handed_out, size_t{4} << 20);
-  for (void* p : blocks) free(p);
-}
-
 // A later pthread key's destructor runs after libfreebump's own (it was created first) and
 // may still allocate and free: the thread then uses the shared fallback heap.
 pthread_key_t g_late_key;
