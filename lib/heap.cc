@@ -16,9 +16,6 @@ constexpr uint64_t kHugePayloadOffset = 16;
 constexpr uintptr_t kHugeHeaderInPage = 8;
 constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 constexpr bool kCoalescing = FREEBUMP_COALESCING != 0;
-// Over-aligned requests up to this alignment pad the bump pointer with free blocks instead of
-// taking a block alignment - 16 bytes bigger (a larger pad would be mostly waste).
-constexpr size_t kLargestPaddedAlignment = 4096;
 
 }  // namespace
 
@@ -67,9 +64,6 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
   // Worst case the aligned payload starts alignment - 16 bytes into the block.
   const uint64_t slack = alignment - kPayloadAlignment;
   if (alignment > kMaxRequest || size > kMaxRequest - slack) return fail(HeapError::kTooLarge);
-  if (alignment <= kLargestPaddedAlignment && !(kHugeBlocks && size > source_->huge_threshold())) {
-    if (void* payload = allocate_aligned_exactly(alignment, order_for_size(size))) return payload;
-  }
   void* raw = allocate(static_cast<size_t>(size + slack));
   if (raw == nullptr) return nullptr;
   const uintptr_t payload = reinterpret_cast<uintptr_t>(raw);
@@ -77,24 +71,6 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
   // aligned - 8 >= payload + 8: the ALIGNED tag sits inside the block's own payload.
   if (aligned != payload) store_tag(aligned - 8, codec_.aligned(aligned - 8, payload - 8));
   return reinterpret_cast<void*>(aligned);
-}
-
-// A block of exactly the order asked for whose payload is aligned, without the slack: the head
-// of the order's free list if it happens to be aligned, or fresh memory after padding the bump
-// pointer with free blocks (they serve later requests). nullptr when neither is at hand.
-void* FreeingBumpHeap::allocate_aligned_exactly(size_t alignment, unsigned order) {
-  const uintptr_t head = free_heads_[order];
-  if (head != 0 && ((head + kHeaderBytes) & (alignment - 1)) == 0) return allocate_order(order);
-  if (bump_end_ <= bump_) return nullptr;
-  // Both are header positions (8 past a 16-byte boundary), so the padding is a multiple of
-  // 16 and can be cut into blocks.
-  const uintptr_t header = align_up(bump_ + kHeaderBytes, alignment) - kHeaderBytes;
-  if (header < bump_ || header > bump_end_ || bump_end_ - header < block_bytes(order)) {
-    return nullptr;
-  }
-  bump_ = carve_free_region(bump_, header);
-  last_was_fresh_ = false;
-  return bump_block(order);
 }
 
 void* FreeingBumpHeap::allocate_order(unsigned order) {
@@ -109,13 +85,8 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
     return fail(HeapError::kOutOfMemory);
   }
-  return bump_block(order);
-}
-
-// Carves the next block from the bump region, which the caller made sure holds it.
-void* FreeingBumpHeap::bump_block(unsigned order) {
   const uintptr_t header = bump_;
-  bump_ += static_cast<uintptr_t>(block_bytes(order));
+  bump_ += static_cast<uintptr_t>(bytes);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
   last_was_fresh_ = !bump_recycled_;

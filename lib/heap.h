@@ -254,8 +254,6 @@ class FreeingBumpHeap {
   void* reallocate_huge(const LiveBlock& block, size_t size);
   void release_block(const LiveBlock& block);
   void* allocate_order(unsigned order);
-  void* allocate_aligned_exactly(size_t alignment, unsigned order);
-  void* bump_block(unsigned order);
   void* pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order) {
     store_tag(header, codec_.free(header, order, free_heads_[order]));
