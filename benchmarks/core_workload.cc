@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "benchmarks/random.h"
 #include "lib/heap.h"
 #include "lib/memory_source.h"
 
@@ -39,19 +40,7 @@ struct Workload {
   uint32_t slots;
 };
 
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed | 1) {}
-  uint64_t below(uint64_t bound) {
-    state_ ^= state_ >> 12;
-    state_ ^= state_ << 25;
-    state_ ^= state_ >> 27;
-    return (state_ * 0x2545F4914F6CDD1Dull) % bound;
-  }
-
- private:
-  uint64_t state_;
-};
+using freebump::benchmarks::Random;
 
 // Fills `slots` and then replaces random slots: allocate if empty, else free (or realloc).
 Workload make_workload(const char* name, uint32_t slots, uint32_t steps, uint64_t seed,

@@ -18,24 +18,13 @@
 #include <memory>
 #include <vector>
 
+#include "benchmarks/random.h"
 #include "lib/heap.h"
 #include "lib/memory_source.h"
 
 namespace {
 
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull | 1) {}
-  uint64_t below(uint64_t bound) {
-    state_ ^= state_ >> 12;
-    state_ ^= state_ << 25;
-    state_ ^= state_ >> 27;
-    return (state_ * 0x2545F4914F6CDD1Dull) % bound;
-  }
-
- private:
-  uint64_t state_;
-};
+using freebump::benchmarks::Random;
 
 struct Distribution {
   const char* name;

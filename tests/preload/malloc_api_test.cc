@@ -187,23 +187,22 @@ TEST(OperatorNew, EveryFormAllocatesAndAligns) {
   ::operator delete(raw, size_t{0});
 }
 
+// Whether `allocate_and_free` threw std::bad_alloc.
+template <class Call>
+bool throws_bad_alloc(Call allocate_and_free) {
+  try {
+    allocate_and_free();
+  } catch (const std::bad_alloc&) {
+    return true;
+  }
+  return false;
+}
+
 TEST(OperatorNew, FailureThrowsBadAllocOrReturnsNull) {
-  bool thrown = false;
-  try {
-    void* p = ::operator new(SIZE_MAX - 100);
-    ::operator delete(p);
-  } catch (const std::bad_alloc&) {
-    thrown = true;
-  }
-  EXPECT_TRUE(thrown);
-  thrown = false;
-  try {
-    void* p = ::operator new[](size_t{1} << 62, std::align_val_t{64});
-    ::operator delete[](p);
-  } catch (const std::bad_alloc&) {
-    thrown = true;
-  }
-  EXPECT_TRUE(thrown);
+  EXPECT_TRUE(throws_bad_alloc([] { ::operator delete(::operator new(SIZE_MAX - 100)); }));
+  EXPECT_TRUE(throws_bad_alloc([] {
+    ::operator delete[](::operator new[](size_t{1} << 62, std::align_val_t{64}), std::align_val_t{64});
+  }));
   EXPECT_EQ(::operator new(SIZE_MAX - 100, std::nothrow), nullptr);
   EXPECT_EQ(::operator new[](SIZE_MAX - 100, std::align_val_t{32}, std::nothrow), nullptr);
 }
@@ -217,14 +216,7 @@ void releasing_handler() {
 TEST(OperatorNew, TheNewHandlerRunsUntilItGivesUp) {
   g_handler_calls = 0;
   std::set_new_handler(releasing_handler);
-  bool thrown = false;
-  try {
-    void* p = ::operator new(SIZE_MAX - 100);
-    ::operator delete(p);
-  } catch (const std::bad_alloc&) {
-    thrown = true;
-  }
-  EXPECT_TRUE(thrown);
+  EXPECT_TRUE(throws_bad_alloc([] { ::operator delete(::operator new(SIZE_MAX - 100)); }));
   EXPECT_EQ(g_handler_calls, 2);
   std::set_new_handler(nullptr);
 }
