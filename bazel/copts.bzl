@@ -19,3 +19,12 @@ ALLOCATOR_COPTS = FREEBUMP_COPTS + [
     # push/mov/pop on every call (unwind tables still describe every frame).
     "-fomit-frame-pointer",
 ]
+
+# AddressSanitizer and UndefinedBehaviorSanitizer for the sanitized copies of the core's tests:
+# they cannot run over a preloaded malloc (they bring their own), so they run on the core and
+# the C layer compiled into the test itself, as snmalloc and Scudo do.
+SANITIZER_FLAGS = [
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+]
