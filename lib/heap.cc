@@ -427,11 +427,36 @@ uintptr_t sort_by_address(uintptr_t list) {
   return sorted;
 }
 
+// Heapsort of addresses: in place, O(n log n), no recursion.
+void sift_down(uintptr_t* slots, size_t root, size_t n) {
+  for (;;) {
+    size_t child = 2 * root + 1;
+    if (child >= n) return;
+    if (child + 1 < n && slots[child + 1] > slots[child]) child++;
+    if (slots[root] >= slots[child]) return;
+    const uintptr_t swap = slots[root];
+    slots[root] = slots[child];
+    slots[child] = swap;
+    root = child;
+  }
+}
+
+void heap_sort(uintptr_t* slots, size_t n) {
+  for (size_t i = n / 2; i-- > 0;) sift_down(slots, i, n);
+  for (size_t end = n; end-- > 1;) {
+    const uintptr_t swap = slots[0];
+    slots[0] = slots[end];
+    slots[end] = swap;
+    sift_down(slots, 0, end);
+  }
+}
+
 }  // namespace
 
-void FreeingBumpHeap::coalesce_free_blocks() {
+void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
   init_codec();
   uintptr_t all = 0;
+  size_t count = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
     for (uintptr_t header = free_heads_[order]; header != 0;) {
       const uint64_t tag = load_tag(header);
@@ -441,9 +466,26 @@ void FreeingBumpHeap::coalesce_free_blocks() {
       merge_link(header) = all;
       all = header;
       header = next;
+      count++;
     }
     free_heads_[order] = 0;
     FREEBUMP_COUNT(stats_.orders[order].free = 0);
+  }
+  if (count <= scratch.capacity) {
+    // The array way: copy the headers out, sort them in place, join the runs.
+    size_t n = 0;
+    for (uintptr_t header = all; header != 0; header = merge_link(header)) scratch.slots[n++] = header;
+    heap_sort(scratch.slots, n);
+    for (size_t i = 0; i < n;) {
+      const uintptr_t start = scratch.slots[i];
+      uintptr_t end = start;
+      while (i < n && scratch.slots[i] == end) {
+        end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(end))));
+        i++;
+      }
+      carve_free_region(start, end);
+    }
+    return;
   }
   for (uintptr_t header = sort_by_address(all); header != 0;) {
     const uintptr_t start = header;
@@ -458,8 +500,8 @@ void FreeingBumpHeap::coalesce_free_blocks() {
 }
 
 Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_bytes,
-                                       bool coalesce_first) {
-  if (coalesce_first) coalesce_free_blocks();
+                                       bool coalesce_first, MergeScratch scratch) {
+  if (coalesce_first) coalesce_free_blocks(scratch);
   // The smallest block of at least `preferred_bytes`, else of at least `min_bytes`.
   const uint64_t wants[2] = {preferred_bytes, min_bytes};
   for (const uint64_t wanted : wants) {

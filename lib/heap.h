@@ -110,6 +110,12 @@ struct HeapStats {
 // another: one heap's live and bytes_in_use counts may then wrap below zero, but their sums
 // over the heaps are exact (unsigned arithmetic is modular).
 
+// Room for sorting when free blocks are merged: one slot per free block.
+struct MergeScratch {
+  uintptr_t* slots = nullptr;
+  size_t capacity = 0;
+};
+
 // A run of free blocks of one order, linked through their FREE tags from head to tail
 // (whose link is 0), detached from a heap's free list.
 struct FreeChain {
@@ -217,12 +223,15 @@ class FreeingBumpHeap {
   void retire_bump_region() { retire_bump_tail(); }
 
   // Merges address-adjacent blocks on the free lists into the largest blocks they form
-  // (heap.cc explains how). The heap runs it itself when its source is out of memory.
-  void coalesce_free_blocks();
+  // (heap.cc explains how). The heap runs it itself when its source is out of memory. With
+  // a scratch array of one slot per free block the sort runs there, which is much faster
+  // than sorting the list through the blocks themselves.
+  void coalesce_free_blocks(MergeScratch scratch = MergeScratch{});
   // Takes the smallest free block of at least `preferred_bytes` (else of at least
   // `min_bytes`) off the lists, merging first if asked, as a recycled span that another
   // heap on the same source can bump through; empty if there is none.
-  Span take_free_region(uint64_t min_bytes, uint64_t preferred_bytes, bool coalesce_first);
+  Span take_free_region(uint64_t min_bytes, uint64_t preferred_bytes, bool coalesce_first,
+                        MergeScratch scratch = MergeScratch{});
 
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }

@@ -165,6 +165,11 @@ void* LinuxSource::map_metadata(uint64_t bytes) {
   return at == MAP_FAILED ? nullptr : at;
 }
 
+void LinuxSource::unmap_metadata(void* pages, uint64_t bytes) {
+  ErrnoKeeper keep_errno;
+  munmap(pages, round_up(bytes, kPage));
+}
+
 void LinuxSource::discard(uintptr_t begin, uintptr_t end) {
   const uintptr_t first = static_cast<uintptr_t>(round_up(begin, kPage));
   const uintptr_t last = end & ~static_cast<uintptr_t>(kPage - 1);

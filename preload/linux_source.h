@@ -47,8 +47,9 @@ class LinuxSource final : public MemorySource {
   void unmap_huge(Span mapping) override;
   Span remap_huge(Span mapping, uint64_t bytes) override;
 
-  // Fresh zeroed pages for the allocator's own bookkeeping (never freed).
+  // Fresh zeroed pages for the allocator's own bookkeeping, and giving them back.
   void* map_metadata(uint64_t bytes);
+  void unmap_metadata(void* pages, uint64_t bytes);
   // Gives back the whole pages inside [begin, end); their contents become zero.
   void discard(uintptr_t begin, uintptr_t end);
   // Unmaps every cached huge mapping; returns the bytes released.

@@ -118,7 +118,16 @@ Span reclaim_from_central(uint64_t min_bytes) {
   const uint64_t preferred = least > kRecycledSpanBytes ? least : kRecycledSpanBytes;
   Span span = g_overflow.take_free_region(least, preferred, false);
   const bool merge = span.empty() && merge_due();
-  if (merge) span = g_overflow.take_free_region(least, preferred, true);
+  if (merge) {
+    // One slot per free block for the sort (the pool's blocks, counted under the locks).
+    uint64_t blocks = 0;
+    for (unsigned order = 0; order < kNumOrders; ++order) blocks += g_overflow.free_count(order);
+    MergeScratch scratch;
+    void* pages = g_source.map_metadata(blocks * sizeof(uintptr_t));
+    if (pages != nullptr) scratch = MergeScratch{static_cast<uintptr_t*>(pages), blocks};
+    span = g_overflow.take_free_region(least, preferred, true, scratch);
+    if (pages != nullptr) g_source.unmap_metadata(pages, blocks * sizeof(uintptr_t));
+  }
   uint64_t bytes = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
     const uint64_t count = g_overflow.free_count(order);

@@ -362,6 +362,36 @@ TEST(Heap, OutOfMemoryMergesAdjacentFreeBlocks) {
   EXPECT_EQ(h.heap().free(medium), HeapError::kNone);
 }
 
+// The same merge through a scratch array (the preload's central pool sorts there).
+TEST(Heap, MergingWithAScratchArrayGivesTheSameBlocks) {
+  for (const bool with_scratch : {false, true}) {
+    BufferHeap h(64 << 10);
+    std::vector<void*> blocks;
+    for (void* p; (p = h.heap().allocate(8 + blocks.size() % 100)) != nullptr;) blocks.push_back(p);
+    // Free all but every tenth block: runs of nine blocks of mixed orders merge.
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (i % 10 != 0) {
+        ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone);
+      }
+    }
+    std::vector<uintptr_t> slots(blocks.size());
+    h.heap().coalesce_free_blocks(with_scratch ? MergeScratch{slots.data(), slots.size()}
+                                               : MergeScratch{});
+    uint64_t free_bytes = 0;
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      free_bytes += h.heap().free_count(order) * block_bytes(order);
+    }
+    static uint64_t free_bytes_without_scratch = 0;
+    if (!with_scratch) free_bytes_without_scratch = free_bytes;
+    EXPECT_EQ(free_bytes, free_bytes_without_scratch);
+    // Merged blocks are bigger than any freed one, and every kept block is intact.
+    EXPECT_NE(h.heap().take_free_region(1000, 1000, false).begin, 0u) << with_scratch;
+    for (size_t i = 0; i < blocks.size(); i += 10) {
+      ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone) << with_scratch;
+    }
+  }
+}
+
 TEST(Heap, MergingNeverTouchesLiveBlocks) {
   BufferHeap h(64 << 10);
   std::vector<void*> blocks;
