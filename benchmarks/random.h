@@ -2,6 +2,7 @@
 #ifndef FREEBUMP_BENCHMARKS_RANDOM_H_
 #define FREEBUMP_BENCHMARKS_RANDOM_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace freebump {
@@ -18,6 +19,11 @@ class Random {
   }
   // Uniform in [0, bound).
   uint64_t below(uint64_t bound) { return next() % bound; }
+  // Biased small, Talc's way: pick a power-of-two range uniformly, then a size inside it.
+  size_t small_biased(unsigned max_exponent) {
+    const unsigned exponent = static_cast<unsigned>(below(max_exponent + 1));
+    return static_cast<size_t>(1 + below(uint64_t{1} << exponent));
+  }
 
  private:
   uint64_t state_;

@@ -23,28 +23,11 @@
 #include <thread>
 #include <vector>
 
+#include "benchmarks/random.h"
+
 namespace {
 
-// xorshift64*: fast and reproducible everywhere.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull | 1) {}
-  uint64_t next() {
-    state_ ^= state_ >> 12;
-    state_ ^= state_ << 25;
-    state_ ^= state_ >> 27;
-    return state_ * 0x2545F4914F6CDD1Dull;
-  }
-  uint64_t below(uint64_t bound) { return next() % bound; }
-  // Biased small, Talc's way: pick a power-of-two range uniformly, then a size inside it.
-  size_t small_biased(unsigned max_exponent) {
-    const unsigned exponent = static_cast<unsigned>(below(max_exponent + 1));
-    return static_cast<size_t>(1 + below(uint64_t{1} << exponent));
-  }
-
- private:
-  uint64_t state_;
-};
+using freebump::benchmarks::Random;
 
 // Summing (not hashing in sequence) keeps the checksum independent of thread interleaving.
 uint64_t mix(uint64_t value) {
