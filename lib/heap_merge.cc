@@ -1,0 +1,161 @@
+// Merging free blocks: the part of FreeingBumpHeap that lets freed memory serve other sizes.
+#include "lib/heap.h"
+
+namespace freebump {
+
+// ---- Merging free blocks -------------------------------------------------------------------
+//
+// Freeing-bump's weakness is that a freed block serves only its own order (Substrate's
+// allocator never reused memory across sizes, polkadot-sdk#8992). When memory runs out, the
+// free lists are merged: every free block is threaded onto one list through its payload
+// (free payloads are ours), the list is sorted by address, runs of adjacent blocks become
+// the largest blocks they can form, and the smallest one that fits becomes bump space.
+
+namespace {
+
+// The payload word of a free block, used while merging as the link of the sorted list.
+uintptr_t& merge_link(uintptr_t header) { return *reinterpret_cast<uintptr_t*>(header + kHeaderBytes); }
+
+uintptr_t merge_sorted(uintptr_t a, uintptr_t b) {
+  uintptr_t head = 0;
+  uintptr_t* tail = &head;
+  while (a != 0 && b != 0) {
+    uintptr_t& smaller = a < b ? a : b;
+    *tail = smaller;
+    tail = &merge_link(smaller);
+    smaller = merge_link(smaller);
+  }
+  *tail = a != 0 ? a : b;
+  return head;
+}
+
+// Bottom-up merge sort of a list linked through merge_link: bins[i] holds a sorted run of
+// 2^i blocks, as in a binary counter. O(n log n) time, no memory beyond the bins.
+uintptr_t sort_by_address(uintptr_t list) {
+  uintptr_t bins[64] = {};
+  while (list != 0) {
+    uintptr_t run = list;
+    list = merge_link(list);
+    merge_link(run) = 0;
+    unsigned bin = 0;
+    for (; bins[bin] != 0; ++bin) {
+      run = merge_sorted(bins[bin], run);
+      bins[bin] = 0;
+    }
+    bins[bin] = run;
+  }
+  uintptr_t sorted = 0;
+  for (uintptr_t bin : bins) sorted = merge_sorted(bin, sorted);
+  return sorted;
+}
+
+// Heapsort of addresses: in place, O(n log n), no recursion.
+void sift_down(uintptr_t* slots, size_t root, size_t n) {
+  for (;;) {
+    size_t child = 2 * root + 1;
+    if (child >= n) return;
+    if (child + 1 < n && slots[child + 1] > slots[child]) child++;
+    if (slots[root] >= slots[child]) return;
+    const uintptr_t swap = slots[root];
+    slots[root] = slots[child];
+    slots[child] = swap;
+    root = child;
+  }
+}
+
+void heap_sort(uintptr_t* slots, size_t n) {
+  for (size_t i = n / 2; i-- > 0;) sift_down(slots, i, n);
+  for (size_t end = n; end-- > 1;) {
+    const uintptr_t swap = slots[0];
+    slots[0] = slots[end];
+    slots[end] = swap;
+    sift_down(slots, 0, end);
+  }
+}
+
+}  // namespace
+
+void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
+  init_codec();
+  uintptr_t all = 0;
+  size_t count = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    for (uintptr_t header = free_heads_[order]; header != 0;) {
+      const uint64_t tag = load_tag(header);
+      const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+      // A damaged list ends here: what follows stays unreachable rather than trusted.
+      if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) break;
+      merge_link(header) = all;
+      all = header;
+      header = next;
+      count++;
+    }
+    free_heads_[order] = 0;
+    FREEBUMP_COUNT(stats_.orders[order].free = 0);
+  }
+  if (count <= scratch.capacity) {
+    // The array way: copy the headers out, sort them in place, join the runs.
+    size_t n = 0;
+    for (uintptr_t header = all; header != 0; header = merge_link(header)) scratch.slots[n++] = header;
+    heap_sort(scratch.slots, n);
+    for (size_t i = 0; i < n;) {
+      const uintptr_t start = scratch.slots[i];
+      uintptr_t end = start;
+      while (i < n && scratch.slots[i] == end) {
+        end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(end))));
+        i++;
+      }
+      carve_free_region(start, end);
+    }
+    return;
+  }
+  for (uintptr_t header = sort_by_address(all); header != 0;) {
+    const uintptr_t start = header;
+    uintptr_t end = header;
+    // Extend the run while the next free block starts where this one ends.
+    while (header == end && header != 0) {
+      end = header + static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
+      header = merge_link(header);
+    }
+    carve_free_region(start, end);
+  }
+}
+
+Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_bytes,
+                                       bool coalesce_first, MergeScratch scratch) {
+  if (coalesce_first) coalesce_free_blocks(scratch);
+  // The smallest block of at least `preferred_bytes`, else of at least `min_bytes`.
+  const uint64_t wants[2] = {preferred_bytes, min_bytes};
+  for (const uint64_t wanted : wants) {
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      if (block_bytes(order) < wanted || free_heads_[order] == 0) continue;
+      FreeChain chain;
+      if (take_free_blocks(order, 1, &chain) != HeapError::kNone || chain.count == 0) {
+        return Span{};
+      }
+      // Bumping starts at the block's header: the span begins 8 bytes earlier, at the
+      // 16-byte boundary the bump pointer is measured from.
+      return Span{static_cast<uintptr_t>(chain.head - kHeaderBytes),
+                  chain.head + static_cast<uintptr_t>(block_bytes(order)), true};
+    }
+  }
+  return Span{};
+}
+
+bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) {
+  if (block.payload_end != bump_) return false;
+  const uint64_t bytes = block_bytes(new_order);
+  while (bump_end_ - block.header < bytes) {
+    const Span span = source_->grow(bytes - (bump_end_ - block.header));
+    if (span.empty() || !adopt_span(span)) return false;
+    if (block.payload_end != bump_) return false;  // The span did not follow: move instead.
+  }
+  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order));
+  note_allocated(new_order);
+  store_tag(block.header, codec_.used(block.header, new_order));
+  bump_ = block.header + static_cast<uintptr_t>(bytes);
+  return true;
+}
+
+}  // namespace freebump
