@@ -45,25 +45,9 @@ PEERS = [  # (label, Debian package, library file)
     ("tcmalloc", "libtcmalloc-minimal4", "libtcmalloc_minimal.so.4"),
 ]
 
-PYTHON_THREADS = r"""
-import sys, threading, hashlib
-n = int(sys.argv[1])
-results = [None] * 4
-def work(index):
-    table = {}
-    for i in range(n):
-        table[i % 50000] = [str(i * index)] * (i % 7)
-        if i % 3 == 0:
-            table.pop((i * 7) % 50000, None)
-    digest = hashlib.sha256()
-    for key in sorted(table):
-        digest.update(repr((key, table[key])).encode())
-    results[index] = digest.hexdigest()
-threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("\n".join(results))
-"""
+# The Python workload is shared with the end-to-end test of the preload library.
+PYTHON_THREADS = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "tests",
+                              "preload", "python_threads.py")
 
 CXX_PROGRAM = r"""
 #include <algorithm>
@@ -99,8 +83,6 @@ def default_workloads(args, work):
     for line in listing.splitlines():
         name, what = line.split(None, 1)
         cases.append(Workload(name, [args.workloads_binary, name, "%g" % scale], what))
-    with open(os.path.join(work, "threads.py"), "w") as f:
-        f.write(PYTHON_THREADS)
     with open(os.path.join(work, "program.cc"), "w") as f:
         f.write(CXX_PROGRAM)
     lines = max(1000, int(2000000 * scale))
@@ -116,7 +98,7 @@ def default_workloads(args, work):
                 chunk = []
         f.write("".join(chunk))
     cases += [
-        Workload("python3", [sys.executable, os.path.join(work, "threads.py"),
+        Workload("python3", [sys.executable, PYTHON_THREADS,
                              str(max(1000, int(300000 * scale)))],
                  "python3, 4 threads building dicts of lists and strings"),
         Workload("g++", ["g++", "-std=c++17", "-O2", "-c", os.path.join(work, "program.cc"), "-o",

@@ -162,6 +162,10 @@ class FreeingBumpHeap {
 
   // ---- Fast paths, inline so that a front end (one heap per thread) runs them without a
   // call. Each tag is checked by encoding the tag it must be and comparing all 64 bits.
+  // They repeat pop_free and release on purpose: here the address part of the check
+  // (codec_.where) is computed once for the tag read and the tag written, while the
+  // out-of-line versions stay compact for size-optimised builds (sharing the code cost the
+  // wasm module 160 bytes).
 
   // The head of an order's free list, or nullptr when the list is empty or its head does
   // not check out (allocate() then bumps, or reports the damage).

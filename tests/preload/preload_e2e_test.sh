@@ -3,11 +3,12 @@
 # under glibc's malloc, and the preload must provably be live (FREEBUMP_STATS=1 makes the
 # library report at exit; a program that never loaded it prints no report).
 #
-# Usage (Bazel passes these): preload_e2e_test.sh LIBFREEBUMP_SO MT_WORKLOAD
+# Usage (Bazel passes these): preload_e2e_test.sh LIBFREEBUMP_SO MT_WORKLOAD PYTHON_THREADS
 # Writes one JUnit test case per program to $XML_OUTPUT_FILE when Bazel sets it.
 set -u
 library="$(realpath "$1")"
 mt_workload="$(realpath "$2")"
+python_threads="$(realpath "$3")"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/e2e.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 passed=0
@@ -49,25 +50,7 @@ run_case() {
 }
 
 # Python running threads that build and drop dicts, lists and strings.
-cat >"$work/threads.py" <<'PY'
-import threading, hashlib
-results = [None] * 4
-def work(index):
-    table = {}
-    for i in range(150000):
-        table[i % 20000] = [str(i * index)] * (i % 7)
-        if i % 3 == 0:
-            table.pop((i * 7) % 20000, None)
-    digest = hashlib.sha256()
-    for key in sorted(table):
-        digest.update(repr((key, table[key])).encode())
-    results[index] = digest.hexdigest()
-threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("\n".join(results))
-PY
-run_case python3_threads /usr/bin/python3 "$work/threads.py"
+run_case python3_threads /usr/bin/python3 "$python_threads" 150000
 
 # A C++ compile and link with g++, then the program it built.
 cat >"$work/program.cc" <<'CC'
