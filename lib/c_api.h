@@ -55,7 +55,7 @@ class CApi {
   static void free(void* pointer) {
     if (pointer == nullptr) return;
     const HeapError error = Env::heap().free(pointer);
-    if (error != HeapError::kNone) die("free", error, pointer);
+    if (__builtin_expect(error != HeapError::kNone, 0)) die("free", error, pointer);
   }
 
   static void* calloc(size_t count, size_t size) {
@@ -137,11 +137,11 @@ class CApi {
 
   // A NULL from the heap: ENOMEM for a request it could not serve, abort for corruption.
   static void* checked(const char* function, void* pointer) {
-    if (pointer == nullptr) fail(function, nullptr);
+    if (__builtin_expect(pointer == nullptr, 0)) fail(function, nullptr);
     return pointer;
   }
 
-  static void fail(const char* function, const void* pointer) {
+  FREEBUMP_COLD static void fail(const char* function, const void* pointer) {
     const HeapError error = Env::heap().last_error();
     if (is_heap_corruption(error)) die(function, error, pointer);
     Env::set_errno(error == HeapError::kBadAlignment ? Env::kInvalid : Env::kNoMemory);
@@ -157,7 +157,7 @@ class CApi {
     return nullptr;
   }
 
-  [[noreturn]] static void die(const char* function, HeapError error, const void* pointer) {
+  [[noreturn]] FREEBUMP_COLD static void die(const char* function, HeapError error, const void* pointer) {
     if constexpr (c_api_detail::FormatsDiagnostics<Env>::value) {
       char line[160];
       Env::die(line, format_corruption_message(line, function, error, pointer));

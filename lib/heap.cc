@@ -75,6 +75,7 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 
 void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
+  refresh_known_high_water();
   if (free_heads_[order] != 0) {
 #if !defined(__OPTIMIZE_SIZE__)  // A size-optimised build keeps only the checking path.
     if (void* payload = try_pop(order)) return payload;
@@ -145,6 +146,7 @@ HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
 HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order) {
   *freed_order = kNumOrders;
   if (payload == 0) return HeapError::kNone;
+  refresh_known_high_water();
   LiveBlock block;
   const HeapError error = find_live_block(payload, &block);
   if (error != HeapError::kNone) return error;

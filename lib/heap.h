@@ -56,10 +56,14 @@
 
 // The fast paths are forced inline into their callers for speed, except in builds optimised
 // for size (the wasm modules), where one out-of-line copy is smaller.
+// Their failure paths stay out of line for the same reason (the callers then need no stack
+// frame), except where size matters more.
 #if defined(__OPTIMIZE_SIZE__)
 #define FREEBUMP_FAST_PATH inline
+#define FREEBUMP_COLD
 #else
 #define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
+#define FREEBUMP_COLD __attribute__((noinline, cold))
 #endif
 
 namespace freebump {
@@ -110,11 +114,19 @@ struct HeapStats {
 // another: one heap's live and bytes_in_use counts may then wrap below zero, but their sums
 // over the heaps are exact (unsigned arithmetic is modular).
 
-// Room for sorting when free blocks are merged: one slot per free block.
+// Room for sorting when free blocks are merged: a bitmap with one bit per 16 bytes of the
+// heap, counted from its tag base (bit i stands for the header at base + 16 i + 8), all
+// zero, and left all zero again. Merging marks each free block's bit and reads the blocks
+// back in address order by scanning the words. Without one (or when it does not reach the
+// source's high water) the free blocks are sorted as a list through their payloads instead.
 struct MergeScratch {
-  uintptr_t* slots = nullptr;
-  size_t capacity = 0;
+  uint64_t* bits = nullptr;
+  size_t words = 0;
 };
+// Words of a bitmap that covers `heap_bytes` from the tag base.
+constexpr size_t merge_bitmap_words(uint64_t heap_bytes) {
+  return static_cast<size_t>(heap_bytes / (16 * 64) + 1);
+}
 
 // A run of free blocks of one order, linked through their FREE tags from head to tail
 // (whose link is 0), detached from a heap's free list.
@@ -175,7 +187,7 @@ class FreeingBumpHeap {
     const uint64_t tag = load_tag(header);
     const uint64_t where = codec_.where(header);
     const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
-    if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_heap(next)), 0)) {
+    if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_known_heap(next)), 0)) {
       return nullptr;
     }
     free_heads_[order] = next;
@@ -189,7 +201,7 @@ class FreeingBumpHeap {
   // joined; false (nothing done) for everything else, which free() handles.
   FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order) {
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
-    if (!in_heap(header)) return false;
+    if (!in_known_heap(header)) return false;
     const uint64_t tag = load_tag(header);
     const unsigned order = TagCodec::order_of(tag);
     const uint64_t where = codec_.where(header);
@@ -227,9 +239,9 @@ class FreeingBumpHeap {
   void retire_bump_region() { retire_bump_tail(); }
 
   // Merges address-adjacent blocks on the free lists into the largest blocks they form
-  // (heap.cc explains how). The heap runs it itself when its source is out of memory. With
-  // a scratch array of one slot per free block the sort runs there, which is much faster
-  // than sorting the list through the blocks themselves.
+  // (heap_merge.cc explains how). The heap runs it itself when its source is out of memory.
+  // With a scratch bitmap the blocks are put in address order in linear time, without the
+  // list sort's scattered reads and writes through the blocks.
   void coalesce_free_blocks(MergeScratch scratch = MergeScratch{});
   // Takes the smallest free block of at least `preferred_bytes` (else of at least
   // `min_bytes`) off the lists, merging first if asked, as a recycled span that another
@@ -260,6 +272,17 @@ class FreeingBumpHeap {
   bool in_heap(uintptr_t header) const {
     return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
            header >= codec_.base() + kHeaderBytes && header < source_->high_water();
+  }
+  // As in_heap, against this heap's snapshot of the high water (no reach through source_);
+  // a block above the snapshot takes the slow path, which refreshes it.
+  bool in_known_heap(uintptr_t header) const {
+    return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
+           header >= codec_.base() + kHeaderBytes && header < known_high_water_;
+  }
+  void refresh_known_high_water() {
+#if !defined(__OPTIMIZE_SIZE__)  // only the fast paths read it, and size-optimised builds have none
+    known_high_water_ = source_->high_water();
+#endif
   }
   bool may_read(uintptr_t header) const;
   void init_codec() const;
@@ -305,6 +328,9 @@ class FreeingBumpHeap {
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
   uintptr_t free_heads_[kNumOrders] = {};
+  // source_->high_water() as last seen. It only rises, so everything below this snapshot is
+  // readable heap memory; the fast paths check against it.
+  uintptr_t known_high_water_ = 0;
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)

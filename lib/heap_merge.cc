@@ -7,9 +7,10 @@ namespace freebump {
 //
 // Freeing-bump's weakness is that a freed block serves only its own order (Substrate's
 // allocator never reused memory across sizes, polkadot-sdk#8992). When memory runs out, the
-// free lists are merged: every free block is threaded onto one list through its payload
-// (free payloads are ours), the list is sorted by address, runs of adjacent blocks become
-// the largest blocks they can form, and the smallest one that fits becomes bump space.
+// free lists are merged: every free block is put in address order (marked in a caller's
+// bitmap and read back by scanning it, or else threaded onto one list through its payload,
+// free payloads being ours, and the list sorted), runs of adjacent blocks become the
+// largest blocks they can form, and the smallest one that fits becomes bump space.
 
 namespace {
 
@@ -49,76 +50,62 @@ uintptr_t sort_by_address(uintptr_t list) {
   return sorted;
 }
 
-// Heapsort of addresses: in place, O(n log n), no recursion.
-void sift_down(uintptr_t* slots, size_t root, size_t n) {
-  for (;;) {
-    size_t child = 2 * root + 1;
-    if (child >= n) return;
-    if (child + 1 < n && slots[child + 1] > slots[child]) child++;
-    if (slots[root] >= slots[child]) return;
-    const uintptr_t swap = slots[root];
-    slots[root] = slots[child];
-    slots[child] = swap;
-    root = child;
-  }
-}
-
-void heap_sort(uintptr_t* slots, size_t n) {
-  for (size_t i = n / 2; i-- > 0;) sift_down(slots, i, n);
-  for (size_t end = n; end-- > 1;) {
-    const uintptr_t swap = slots[0];
-    slots[0] = slots[end];
-    slots[end] = swap;
-    sift_down(slots, 0, end);
-  }
-}
-
 }  // namespace
 
 void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
   init_codec();
-  uintptr_t all = 0;
-  size_t count = 0;
+  const uintptr_t origin = codec_.base();
+  const bool by_bitmap =
+      scratch.bits != nullptr && source_->high_water() - origin <= uint64_t{scratch.words} * 64 * 16;
+  uintptr_t all = 0;           // the list way: every free block, linked through its payload
+  size_t low_word = ~size_t{0};  // the bitmap way: the words that hold marks
+  size_t high_word = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
-    for (uintptr_t header = free_heads_[order]; header != 0;) {
+    for (uintptr_t header = free_heads_[order]; header != 0 && in_heap(header);) {
       const uint64_t tag = load_tag(header);
       const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
       // A damaged list ends here: what follows stays unreachable rather than trusted.
-      if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) break;
-      merge_link(header) = all;
-      all = header;
+      if (tag != codec_.free(header, order, next)) break;
+      if (by_bitmap) {
+        const size_t bit = (header - origin) / 16;
+        scratch.bits[bit / 64] |= uint64_t{1} << (bit % 64);
+        if (bit / 64 < low_word) low_word = bit / 64;
+        if (bit / 64 > high_word) high_word = bit / 64;
+      } else {
+        merge_link(header) = all;
+        all = header;
+      }
       header = next;
-      count++;
     }
     free_heads_[order] = 0;
     FREEBUMP_COUNT(stats_.orders[order].free = 0);
   }
-  if (count <= scratch.capacity) {
-    // The array way: copy the headers out, sort them in place, join the runs.
-    size_t n = 0;
-    for (uintptr_t header = all; header != 0; header = merge_link(header)) scratch.slots[n++] = header;
-    heap_sort(scratch.slots, n);
-    for (size_t i = 0; i < n;) {
-      const uintptr_t start = scratch.slots[i];
-      uintptr_t end = start;
-      while (i < n && scratch.slots[i] == end) {
-        end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(end))));
-        i++;
+  // Runs of blocks that follow one another become the largest blocks they can form.
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  const auto visit_in_address_order = [&](uintptr_t header) {
+    if (header != end) {
+      if (end != start) carve_free_region(start, end);
+      start = header;
+      end = header;
+    }
+    end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
+  };
+  if (by_bitmap) {
+    // Carving writes tags only below the scan position, where no mark is left to read.
+    for (size_t word = low_word; word <= high_word && low_word <= high_word; ++word) {
+      for (uint64_t marks = scratch.bits[word]; marks != 0; marks &= marks - 1) {
+        const size_t bit = word * 64 + static_cast<size_t>(__builtin_ctzll(marks));
+        visit_in_address_order(origin + bit * 16 + kHeaderBytes);
       }
-      carve_free_region(start, end);
+      scratch.bits[word] = 0;
     }
-    return;
-  }
-  for (uintptr_t header = sort_by_address(all); header != 0;) {
-    const uintptr_t start = header;
-    uintptr_t end = header;
-    // Extend the run while the next free block starts where this one ends.
-    while (header == end && header != 0) {
-      end = header + static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
-      header = merge_link(header);
+  } else {
+    for (uintptr_t header = sort_by_address(all); header != 0; header = merge_link(header)) {
+      visit_in_address_order(header);
     }
-    carve_free_region(start, end);
   }
+  if (end != start) carve_free_region(start, end);
 }
 
 Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_bytes,

@@ -17,8 +17,10 @@ namespace {
 
 // ---- Sizing ----------------------------------------------------------------------------------
 
-// Chains the central pool holds per order in O(1) slots; more go into an overflow list.
-constexpr unsigned kCentralSlots = 64;
+// The central pool keeps each order's chains whole, in an array that grows (by mapping a
+// bigger one) from this many slots, so that giving and taking a chain are O(1); only when
+// no bigger array can be mapped do chains join an overflow list, to be walked when taken.
+constexpr size_t kFirstCentralSlots = 4096 / sizeof(FreeChain);
 // malloc_trim gives back the pages inside free blocks of at least two pages.
 constexpr unsigned kFirstTrimmedOrder = 10;
 // Blocks of 128 KiB and more that a thread's cache cannot keep go back to the central pool
@@ -33,14 +35,17 @@ constexpr uint64_t kReclaimBytes = uint64_t{4} << 20;
 // thread then bumps through them instead of coming back at once.
 constexpr uint64_t kRecycledSpanBytes = uint64_t{1} << 20;
 constexpr uint64_t kSmallestRecycledSpan = uint64_t{64} << 10;
+// The merge's bitmap covers up to 8 GiB of heap.
+constexpr uint64_t kMaxMergeBitmapBytes = uint64_t{64} << 20;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
 
 struct CentralOrder {
   Lock lock;
-  FreeChain chains[kCentralSlots] = {};
-  unsigned chain_count = 0;
+  FreeChain* chains = nullptr;  // metadata pages (LinuxSource::map_metadata)
+  size_t chain_capacity = 0;
+  size_t chain_count = 0;
   uint64_t available = 0;  // blocks held here; read without the lock as a hint
 };
 
@@ -119,14 +124,14 @@ Span reclaim_from_central(uint64_t min_bytes) {
   Span span = g_overflow.take_free_region(least, preferred, false);
   const bool merge = span.empty() && merge_due();
   if (merge) {
-    // One slot per free block for the sort (the pool's blocks, counted under the locks).
-    uint64_t blocks = 0;
-    for (unsigned order = 0; order < kNumOrders; ++order) blocks += g_overflow.free_count(order);
+    // A bitmap of the heap for the sort (1/128 of its size, untouched pages cost nothing);
+    // past kMaxMergeBitmapBytes the merge sorts through the blocks instead.
+    const size_t words = merge_bitmap_words(g_source.high_water() - g_source.base());
     MergeScratch scratch;
-    void* pages = g_source.map_metadata(blocks * sizeof(uintptr_t));
-    if (pages != nullptr) scratch = MergeScratch{static_cast<uintptr_t*>(pages), blocks};
+    void* pages = words * 8 <= kMaxMergeBitmapBytes ? g_source.map_metadata(words * 8) : nullptr;
+    if (pages != nullptr) scratch = MergeScratch{static_cast<uint64_t*>(pages), words};
     span = g_overflow.take_free_region(least, preferred, true, scratch);
-    if (pages != nullptr) g_source.unmap_metadata(pages, blocks * sizeof(uintptr_t));
+    if (pages != nullptr) g_source.unmap_metadata(pages, words * 8);
   }
   uint64_t bytes = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
@@ -198,10 +203,27 @@ inline ThreadHeap* current() {
 
 // ---- The central pool ------------------------------------------------------------------------
 
+// Room for one more chain (under the order's lock); false if no bigger array can be mapped.
+bool make_room_for_chain(CentralOrder& central) {
+  if (central.chain_count < central.chain_capacity) return true;
+  const size_t capacity =
+      central.chain_capacity == 0 ? kFirstCentralSlots : 2 * central.chain_capacity;
+  void* pages = g_source.map_metadata(capacity * sizeof(FreeChain));
+  if (pages == nullptr) return false;
+  FreeChain* chains = static_cast<FreeChain*>(pages);
+  for (size_t i = 0; i < central.chain_count; ++i) chains[i] = central.chains[i];
+  if (central.chains != nullptr) {
+    g_source.unmap_metadata(central.chains, central.chain_capacity * sizeof(FreeChain));
+  }
+  central.chains = chains;
+  central.chain_capacity = capacity;
+  return true;
+}
+
 void give_to_central(unsigned order, const FreeChain& chain) {
   CentralOrder& central = g_central[order];
   LockGuard guard(central.lock);
-  if (central.chain_count < kCentralSlots) {
+  if (make_room_for_chain(central)) {
     central.chains[central.chain_count++] = chain;
   } else {
     g_overflow.give_free_blocks(order, chain);

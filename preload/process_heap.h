@@ -73,7 +73,7 @@ class ProcessHeap {
  public:
   // The common path, inline into malloc: the thread's own free list has a block of the
   // order. Everything else (a first call, an empty list, huge blocks, failures) is slow.
-  void* allocate(size_t size) {
+  FREEBUMP_FAST_PATH void* allocate(size_t size) {
     ThreadHeap* record = tls_thread_heap;
     if (__builtin_expect(record != nullptr && size <= LinuxSource::kHugeThreshold, 1)) {
       void* payload = record->heap.try_pop(order_for_size(size));
@@ -83,7 +83,7 @@ class ProcessHeap {
   }
   // The common path, inline into free: a plain block with an intact tag goes onto the
   // thread's own list, and a list over its bound gives a batch to the central pool.
-  HeapError free(void* payload) {
+  FREEBUMP_FAST_PATH HeapError free(void* payload) {
     ThreadHeap* record = tls_thread_heap;
     unsigned order;
     if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {

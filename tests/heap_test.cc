@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -362,9 +364,13 @@ TEST(Heap, OutOfMemoryMergesAdjacentFreeBlocks) {
   EXPECT_EQ(h.heap().free(medium), HeapError::kNone);
 }
 
-// The same merge through a scratch array (the preload's central pool sorts there).
-TEST(Heap, MergingWithAScratchArrayGivesTheSameBlocks) {
-  for (const bool with_scratch : {false, true}) {
+// The same merge through a scratch bitmap (the preload's central pool sorts there) gives the
+// very same free blocks as the list sort, and leaves the bitmap all zero; a bitmap too small
+// for the heap is not used.
+TEST(Heap, MergingWithABitmapGivesTheSameBlocks) {
+  enum Way { kList, kBitmap, kSmallBitmap };
+  std::vector<std::pair<unsigned, uintptr_t>> blocks_by_way[3];
+  for (const Way way : {kList, kBitmap, kSmallBitmap}) {
     BufferHeap h(64 << 10);
     std::vector<void*> blocks;
     for (void* p; (p = h.heap().allocate(8 + blocks.size() % 100)) != nullptr;) blocks.push_back(p);
@@ -374,22 +380,29 @@ TEST(Heap, MergingWithAScratchArrayGivesTheSameBlocks) {
         ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone);
       }
     }
-    std::vector<uintptr_t> slots(blocks.size());
-    h.heap().coalesce_free_blocks(with_scratch ? MergeScratch{slots.data(), slots.size()}
-                                               : MergeScratch{});
-    uint64_t free_bytes = 0;
+    const size_t words = merge_bitmap_words(64 << 10);
+    std::vector<uint64_t> bits(words, 0);
+    const MergeScratch scratch = way == kList ? MergeScratch{}
+                                 : way == kBitmap ? MergeScratch{bits.data(), words}
+                                                  : MergeScratch{bits.data(), words / 2};
+    h.heap().coalesce_free_blocks(scratch);
+    for (uint64_t word : bits) ASSERT_EQ(word, 0u) << way;
+    std::vector<std::pair<unsigned, uintptr_t>>& found = blocks_by_way[way];
     for (unsigned order = 0; order < kNumOrders; ++order) {
-      free_bytes += h.heap().free_count(order) * block_bytes(order);
+      h.heap().for_each_free_block(order, [&](uintptr_t header) {
+        found.emplace_back(order, header - h.base());
+      });
     }
-    static uint64_t free_bytes_without_scratch = 0;
-    if (!with_scratch) free_bytes_without_scratch = free_bytes;
-    EXPECT_EQ(free_bytes, free_bytes_without_scratch);
+    std::sort(found.begin(), found.end());
     // Merged blocks are bigger than any freed one, and every kept block is intact.
-    EXPECT_NE(h.heap().take_free_region(1000, 1000, false).begin, 0u) << with_scratch;
+    EXPECT_NE(h.heap().take_free_region(1000, 1000, false).begin, 0u) << way;
     for (size_t i = 0; i < blocks.size(); i += 10) {
-      ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone) << with_scratch;
+      ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone) << way;
     }
   }
+  EXPECT_GT(blocks_by_way[kList].size(), 100u);
+  EXPECT_EQ(blocks_by_way[kBitmap], blocks_by_way[kList]);
+  EXPECT_EQ(blocks_by_way[kSmallBitmap], blocks_by_way[kList]);
 }
 
 TEST(Heap, MergingNeverTouchesLiveBlocks) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <iterator>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -46,6 +48,33 @@ TEST(Reuse, FreedMemoryServesOtherSizeClasses) {
   // Without merging, every one of them would be fresh memory (15 MiB more).
   EXPECT_LT(mallinfo2().arena - handed_out, size_t{4} << 20);
   for (void* p : blocks) free(p);
+}
+
+// Blocks one thread frees reach another thread whole and O(1) per chain: the central pool
+// keeps any number of chains (here about 400 of 512 blocks, more than its first array holds),
+// so the second thread gets the first one's blocks back (but for a few that earlier tests
+// left in the pool) and no fresh memory.
+TEST(Reuse, EveryChainAThreadGivesUpServesAnotherThread) {
+  constexpr size_t kBlocks = 200000;
+  std::vector<void*> freed;
+  std::thread([&] {
+    for (size_t i = 0; i < kBlocks; ++i) freed.push_back(malloc(16));
+    for (void* p : freed) free(p);
+  }).join();
+  const size_t handed_out = mallinfo2().arena;
+  std::vector<void*> taken;
+  std::thread([&] {
+    for (size_t i = 0; i < kBlocks; ++i) taken.push_back(malloc(16));
+  }).join();
+  EXPECT_EQ(mallinfo2().arena, handed_out);
+  std::sort(freed.begin(), freed.end());
+  std::sort(taken.begin(), taken.end());
+  EXPECT_EQ(std::adjacent_find(taken.begin(), taken.end()), taken.end());  // all distinct
+  std::vector<void*> both;
+  std::set_intersection(taken.begin(), taken.end(), freed.begin(), freed.end(),
+                        std::back_inserter(both));
+  EXPECT_GE(both.size(), kBlocks - kBlocks / 100);
+  for (void* p : taken) free(p);
 }
 
 }  // namespace
