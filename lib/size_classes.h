@@ -58,14 +58,12 @@ constexpr uint64_t usable_bytes(unsigned order) {
 constexpr uint64_t block_bytes(unsigned order) { return ((uint64_t{8} << order) + 23) & ~uint64_t{15}; }
 
 // The smallest order whose usable size holds `size` bytes. The caller has checked
-// size <= kMaxRequest, so nothing below can wrap.
+// size <= kMaxRequest, so nothing below can wrap. Order k >= 1 holds sizes in
+// (8·2^(k-1) + 8, 8·2^k + 8], where size - 9 has its highest bit at k + 2; or-ing in 8 puts
+// sizes 9..16 in order 1 too. Branch-free but for the comparison (a conditional move).
 constexpr unsigned order_for_size(uint64_t size) {
-  if (size <= 8) return 0;
-  // Need (8 << k) >= size - 8, i.e. k = ceil(log2(size - 8)) - 3, at least 1.
-  const uint64_t nominal = size - 8;
-  const unsigned ceil_log2 =
-      nominal <= 1 ? 0 : 64u - static_cast<unsigned>(__builtin_clzll(nominal - 1));
-  return ceil_log2 <= 4 ? 1 : ceil_log2 - 3;
+  const unsigned top_bit = 63u - static_cast<unsigned>(__builtin_clzll((size - 9) | 8));
+  return size <= 8 ? 0 : top_bit - 2;
 }
 
 static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&
@@ -74,7 +72,8 @@ static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&
 static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 48);
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);
-static_assert(order_for_size(41) == 3 && order_for_size(kMaxRequest) <= kMaxOrder);
+static_assert(order_for_size(41) == 3 && order_for_size(72) == 3 && order_for_size(73) == 4);
+static_assert(order_for_size(16) == 1 && order_for_size(kMaxRequest) <= kMaxOrder);
 
 }  // namespace freebump
 
