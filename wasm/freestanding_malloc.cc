@@ -13,7 +13,7 @@
 namespace {
 
 struct FreestandingEnv {
-  static freebump::FreeingBumpHeap& heap() { return freebump::wasm::instance_heap(); }
+  static freebump::wasm::InstanceHeap heap() { return {}; }
   static void set_errno(int) {}
   static int get_errno() { return 0; }
   static constexpr int kNoMemory = 48;  // ENOMEM and EINVAL as WASI numbers them

@@ -16,7 +16,7 @@
 namespace {
 
 struct WasiEnv {
-  static freebump::FreeingBumpHeap& heap() { return freebump::wasm::instance_heap(); }
+  static freebump::wasm::InstanceHeap heap() { return {}; }
   static void set_errno(int value) { errno = value; }
   static int get_errno() { return errno; }
   static constexpr int kNoMemory = ENOMEM;

@@ -11,13 +11,14 @@ namespace {
 // source on first use; a heap holding the source's address from the start would be stored
 // whole in the data segment (hundreds of bytes, mostly zeros).
 WasmMemorySource source;
-FreeingBumpHeap heap;
 
 }  // namespace
 
+FreeingBumpHeap g_instance_heap;
+
 FreeingBumpHeap& instance_heap() {
-  if (__builtin_expect(!heap.bound(), 0)) heap.bind(&source);
-  return heap;
+  if (__builtin_expect(!g_instance_heap.bound(), 0)) g_instance_heap.bind(&source);
+  return g_instance_heap;
 }
 
 }  // namespace wasm

@@ -2,6 +2,8 @@
 #ifndef FREEBUMP_WASM_WASM_HEAP_H_
 #define FREEBUMP_WASM_WASM_HEAP_H_
 
+#include <stddef.h>
+
 #include "lib/heap.h"
 
 namespace freebump {
@@ -9,7 +11,40 @@ namespace wasm {
 
 // Constant-initialised (no constructor runs: with --no-entry wasm-ld would re-run dynamic
 // initialisers around every export). Single-threaded, like wasm32 instances without threads.
+// Its memory source is bound by instance_heap() on first use.
+extern FreeingBumpHeap g_instance_heap;
 FreeingBumpHeap& instance_heap();
+
+// The heap as CApi (lib/c_api.h) sees it. In builds optimised for speed (WASI, -O2) the
+// core's fast paths run inline in malloc and free, without the calls into the heap; they
+// need no bound source (an unbound heap has empty lists and no known memory, so they just
+// decline). Size-optimised builds (the freestanding module) call the heap directly.
+struct InstanceHeap {
+  void* allocate(size_t size) {
+#if !defined(__OPTIMIZE_SIZE__)
+    if (__builtin_expect(size <= kMaxRequest, 1)) {
+      if (void* payload = g_instance_heap.try_pop(order_for_size(size))) return payload;
+    }
+#endif
+    return instance_heap().allocate(size);
+  }
+  HeapError free(void* payload) {
+#if !defined(__OPTIMIZE_SIZE__)
+    unsigned order;
+    if (__builtin_expect(g_instance_heap.try_free(payload, &order), 1)) return HeapError::kNone;
+#endif
+    return instance_heap().free(payload);
+  }
+  void* allocate_zeroed(size_t size) { return instance_heap().allocate_zeroed(size); }
+  void* allocate_aligned(size_t alignment, size_t size) {
+    return instance_heap().allocate_aligned(alignment, size);
+  }
+  void* reallocate(void* payload, size_t size) { return instance_heap().reallocate(payload, size); }
+  HeapError usable_size(const void* payload, size_t* size) {
+    return instance_heap().usable_size(payload, size);
+  }
+  HeapError last_error() { return instance_heap().last_error(); }
+};
 
 }  // namespace wasm
 }  // namespace freebump
