@@ -35,8 +35,10 @@ constexpr uint64_t kReclaimBytes = uint64_t{4} << 20;
 // thread then bumps through them instead of coming back at once.
 constexpr uint64_t kRecycledSpanBytes = uint64_t{1} << 20;
 constexpr uint64_t kSmallestRecycledSpan = uint64_t{64} << 10;
-// The merge's bitmap covers up to 8 GiB of heap.
+// The merge's bitmap covers up to 8 GiB of heap, and is used while it has at most this many
+// words (of 1 KiB of heap each) per free block to merge.
 constexpr uint64_t kMaxMergeBitmapBytes = uint64_t{64} << 20;
+constexpr uint64_t kMergeBitmapWordsPerBlock = 64;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
@@ -124,11 +126,16 @@ Span reclaim_from_central(uint64_t min_bytes) {
   Span span = g_overflow.take_free_region(least, preferred, false);
   const bool merge = span.empty() && merge_due();
   if (merge) {
-    // A bitmap of the heap for the sort (1/128 of its size, untouched pages cost nothing);
-    // past kMaxMergeBitmapBytes the merge sorts through the blocks instead.
+    // A bitmap of the heap for the sort (1/128 of its size; the merge scans the words
+    // between its lowest and highest block). Where that is large next to the number of free
+    // blocks (a big heap with a small pool) the merge sorts through the blocks instead.
+    uint64_t blocks = 0;
+    for (unsigned order = 0; order < kNumOrders; ++order) blocks += g_overflow.free_count(order);
     const size_t words = merge_bitmap_words(g_source.high_water() - g_source.base());
+    const bool by_bitmap = words * 8 <= kMaxMergeBitmapBytes &&
+                           (words <= kMergeBitmapWordsPerBlock * blocks || words * 8 <= (64 << 10));
     MergeScratch scratch;
-    void* pages = words * 8 <= kMaxMergeBitmapBytes ? g_source.map_metadata(words * 8) : nullptr;
+    void* pages = by_bitmap ? g_source.map_metadata(words * 8) : nullptr;
     if (pages != nullptr) scratch = MergeScratch{static_cast<uint64_t*>(pages), words};
     span = g_overflow.take_free_region(least, preferred, true, scratch);
     if (pages != nullptr) g_source.unmap_metadata(pages, words * 8);
