@@ -91,16 +91,16 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
     }
     end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
   };
-  if (by_bitmap) {
+  if (by_bitmap && low_word <= high_word) {
     // Carving writes tags only below the scan position, where no mark is left to read.
-    for (size_t word = low_word; word <= high_word && low_word <= high_word; ++word) {
+    for (size_t word = low_word; word <= high_word; ++word) {
       for (uint64_t marks = scratch.bits[word]; marks != 0; marks &= marks - 1) {
         const size_t bit = word * 64 + static_cast<size_t>(__builtin_ctzll(marks));
         visit_in_address_order(origin + bit * 16 + kHeaderBytes);
       }
       scratch.bits[word] = 0;
     }
-  } else {
+  } else if (!by_bitmap) {
     for (uintptr_t header = sort_by_address(all); header != 0; header = merge_link(header)) {
       visit_in_address_order(header);
     }

@@ -36,9 +36,10 @@ constexpr uint64_t kReclaimBytes = uint64_t{4} << 20;
 constexpr uint64_t kRecycledSpanBytes = uint64_t{1} << 20;
 constexpr uint64_t kSmallestRecycledSpan = uint64_t{64} << 10;
 // The merge's bitmap covers up to 8 GiB of heap, and is used while it has at most this many
-// words (of 1 KiB of heap each) per free block to merge.
+// words (of 1 KiB of heap each) per free block to merge, or is small anyway.
 constexpr uint64_t kMaxMergeBitmapBytes = uint64_t{64} << 20;
 constexpr uint64_t kMergeBitmapWordsPerBlock = 64;
+constexpr uint64_t kSmallMergeBitmapBytes = uint64_t{64} << 10;
 constexpr uint64_t kRecordPoolBytes = uint64_t{64} << 10;
 
 // ---- State (all constant-initialised: malloc may be called before any constructor) -----------
@@ -133,7 +134,7 @@ Span reclaim_from_central(uint64_t min_bytes) {
     for (unsigned order = 0; order < kNumOrders; ++order) blocks += g_overflow.free_count(order);
     const size_t words = merge_bitmap_words(g_source.high_water() - g_source.base());
     const bool by_bitmap = words * 8 <= kMaxMergeBitmapBytes &&
-                           (words <= kMergeBitmapWordsPerBlock * blocks || words * 8 <= (64 << 10));
+                           (words <= kMergeBitmapWordsPerBlock * blocks || words * 8 <= kSmallMergeBitmapBytes);
     MergeScratch scratch;
     void* pages = by_bitmap ? g_source.map_metadata(words * 8) : nullptr;
     if (pages != nullptr) scratch = MergeScratch{static_cast<uint64_t*>(pages), words};
