@@ -59,6 +59,18 @@ void report(const char* name, long operations, double elapsed) {
          name, operations / elapsed, pages, pages / 16.0, heap_pages);
 }
 
+// The end of a speed workload: frees what is left (each free an operation) and reports.
+template <size_t kSlots>
+int free_all_and_report(const char* name, void* (&slots)[kSlots], long operations, double start) {
+  for (void*& p : slots) {
+    free(p);
+    p = nullptr;
+    ++operations;
+  }
+  report(name, operations, now_us() - start);
+  return 0;
+}
+
 int mix(const char* name) {
   constexpr int kSlots = 20000;
   constexpr int kSteps = 2000000;
@@ -81,13 +93,7 @@ int mix(const char* name) {
     }
     ++operations;
   }
-  for (void*& p : slots) {
-    free(p);
-    p = nullptr;
-    ++operations;
-  }
-  report(name, operations, now_us() - start);
-  return 0;
+  return free_all_and_report(name, slots, operations, start);
 }
 
 int random_actions(const char* name) {
@@ -116,13 +122,7 @@ int random_actions(const char* name) {
     }
     ++operations;
   }
-  for (void*& p : slots) {
-    free(p);
-    p = nullptr;
-    ++operations;
-  }
-  report(name, operations, now_us() - start);
-  return 0;
+  return free_all_and_report(name, slots, operations, start);
 }
 
 int efficiency(const char* name, uint64_t seed) {
