@@ -23,49 +23,11 @@
 #include <thread>
 #include <vector>
 
-#include "benchmarks/random.h"
+#include "benchmarks/workload_support.h"
 
+namespace freebump {
+namespace benchmarks {
 namespace {
-
-using freebump::benchmarks::Random;
-
-// Summing (not hashing in sequence) keeps the checksum independent of thread interleaving.
-uint64_t mix(uint64_t value) {
-  value ^= value >> 33;
-  value *= 0xFF51AFD7ED558CCDull;
-  value ^= value >> 33;
-  return value;
-}
-
-void* must(void* pointer, const char* what) {
-  if (pointer == nullptr) {
-    fprintf(stderr, "workloads: %s returned NULL\n", what);
-    exit(3);
-  }
-  return pointer;
-}
-
-// A block's contents: a stamp in its first and last bytes (up to 8 each), and every 4 KiB
-// page touched once so that lazily mapped memory is paid for as a real program would.
-void stamp(void* block, size_t size, uint64_t value) {
-  uint8_t* bytes = static_cast<uint8_t*>(block);
-  const size_t head = size < 8 ? size : 8;
-  memcpy(bytes, &value, head);
-  for (size_t page = 4096; page < size; page += 4096) bytes[page] = static_cast<uint8_t>(value);
-  if (size > 8) memcpy(bytes + size - (size - 8 < 8 ? size - 8 : 8), &value, size - 8 < 8 ? size - 8 : 8);
-}
-
-// Reads back what stamp() wrote (the first min(size, 8) bytes) as a checksum term.
-uint64_t read_stamp(const void* block, size_t size) {
-  uint64_t value = 0;
-  memcpy(&value, block, size < 8 ? size : 8);
-  return mix(value + size);
-}
-
-long scaled(double scale, long amount) {
-  const long result = static_cast<long>(static_cast<double>(amount) * scale);
-  return result > 0 ? result : 1;
-}
 
 // ---- larson: server-like churn, objects freed by other threads --------------------------------
 // Each thread owns an array of slots for one round, replacing random slots (free the old
@@ -387,13 +349,7 @@ uint64_t huge_blocks(double scale) {
   return sum;
 }
 
-struct Workload {
-  const char* name;
-  uint64_t (*run)(double scale);
-  const char* what;
-};
-
-const Workload kWorkloads[] = {
+const Workload kPatternWorkloads[] = {
     {"larson", larson, "2 threads replace random 8 B..4 KiB objects; arrays change threads"},
     {"prodcons", prodcons, "2 producer/consumer pairs; every object freed by the other thread"},
     {"small", small_objects, "400k objects of 8..64 B, freed in random, LIFO and FIFO order"},
@@ -405,9 +361,25 @@ const Workload kWorkloads[] = {
 
 }  // namespace
 
+const Workload* const kWorkloadTables[] = {kPatternWorkloads, kMemoryWorkloads};
+const size_t kWorkloadTableSizes[] = {sizeof kPatternWorkloads / sizeof(Workload),
+                                      kMemoryWorkloadCount};
+
+}  // namespace benchmarks
+}  // namespace freebump
+
+
 int main(int argc, char** argv) {
+  using freebump::benchmarks::kWorkloadTables;
+  using freebump::benchmarks::kWorkloadTableSizes;
+  using freebump::benchmarks::Workload;
   if (argc >= 2 && strcmp(argv[1], "--list") == 0) {
-    for (const Workload& workload : kWorkloads) printf("%-10s %s\n", workload.name, workload.what);
+    for (size_t table = 0; table < 2; ++table) {
+      for (size_t i = 0; i < kWorkloadTableSizes[table]; ++i) {
+        const Workload& workload = kWorkloadTables[table][i];
+        printf("%-12s %s\n", workload.name, workload.what);
+      }
+    }
     return 0;
   }
   const double scale = argc > 2 ? atof(argv[2]) : 1.0;
@@ -415,8 +387,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s NAME [SCALE > 0] | --list\n", argv[0]);
     return 2;
   }
-  for (const Workload& workload : kWorkloads) {
-    if (strcmp(argv[1], workload.name) == 0) {
+  for (size_t table = 0; table < 2; ++table) {
+    for (size_t i = 0; i < kWorkloadTableSizes[table]; ++i) {
+      const Workload& workload = kWorkloadTables[table][i];
+      if (strcmp(argv[1], workload.name) != 0) continue;
       const uint64_t checksum = workload.run(scale);
       printf("%s scale %g: checksum %016llx\n", workload.name, scale,
              static_cast<unsigned long long>(checksum));
