@@ -322,6 +322,33 @@ void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
   FREEBUMP_COUNT(stats_.orders[order].free += chain.count);
 }
 
+HeapError FreeingBumpHeap::give_free_blocks(unsigned order, FreeChain* chain, uint64_t max_count) {
+  if (chain->count <= max_count) {
+    give_free_blocks(order, *chain);
+    *chain = FreeChain{};
+    return HeapError::kNone;
+  }
+  if (max_count == 0) return HeapError::kNone;
+  init_codec();
+  // Walk to the last block that moves; its link is where the rest of the chain starts.
+  uintptr_t last = chain->head;
+  for (uint64_t walked = 1;; ++walked) {
+    const uint64_t tag = load_tag(last);
+    const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
+    if (tag != codec_.free(last, order, next) || next == 0 || !in_heap(next)) {
+      *chain = FreeChain{};
+      return HeapError::kCorruptFreeList;
+    }
+    if (walked == max_count) {
+      give_free_blocks(order, FreeChain{chain->head, last, max_count});
+      chain->head = next;
+      chain->count -= max_count;
+      return HeapError::kNone;
+    }
+    last = next;
+  }
+}
+
 // ---- Growing the bump region ---------------------------------------------------------------
 
 void FreeingBumpHeap::init_codec() const {
@@ -363,6 +390,19 @@ bool FreeingBumpHeap::adopt_span(Span span) {
   bump_end_ = span.end;
   bump_recycled_ = span.recycled;
   return true;
+}
+
+Span FreeingBumpHeap::release_bump_region() {
+  const Span rest = bump_end_ > bump_ ? Span{bump_ - static_cast<uintptr_t>(kHeaderBytes), bump_end_, true} : Span{};
+  bump_ = 0;
+  bump_end_ = 0;
+  bump_recycled_ = false;
+  return rest;
+}
+
+void FreeingBumpHeap::add_free_region(Span span) {
+  init_codec();
+  carve_free_region(align_up(span.begin, kPayloadAlignment) + kHeaderBytes, span.end);
 }
 
 void FreeingBumpHeap::retire_bump_tail() {

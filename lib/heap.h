@@ -220,6 +220,10 @@ class FreeingBumpHeap {
   HeapError take_free_blocks(unsigned order, uint64_t max_count, FreeChain* chain);
   // Puts a chain (from any heap on the same source) in front of an order's free list.
   void give_free_blocks(unsigned order, const FreeChain& chain);
+  // Puts up to `max_count` blocks from the front of a chain in front of an order's free list,
+  // checking the tags it walks past; the rest stays in `chain`. kCorruptFreeList (nothing
+  // moved, the chain dropped) if one is damaged.
+  HeapError give_free_blocks(unsigned order, FreeChain* chain, uint64_t max_count);
 #if FREEBUMP_HEAP_STATS
   // Blocks on an order's free list (kept by the statistics; heaps that exchange chains with
   // others need them).
@@ -235,8 +239,18 @@ class FreeingBumpHeap {
       header = codec_.link_target(tag.value);
     }
   }
+  // Bytes left in the bump region: a request whose list is empty and whose block is bigger
+  // than this asks the source to grow.
+  uint64_t bump_room() const { return bump_end_ > bump_ ? bump_end_ - bump_ : 0; }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
   void retire_bump_region() { retire_bump_tail(); }
+  // Detaches what is left of the bump region, whole, as a recycled span that another heap on
+  // the same source can bump through (adopt it from its source's grow()); empty if nothing
+  // is left. The heap asks its source again at its next bump.
+  Span release_bump_region();
+  // Carves a span of this source's memory (a region another heap gave up) into free blocks
+  // on this heap's lists, largest first; less than the smallest block may be left over.
+  void add_free_region(Span span);
 
   // Merges address-adjacent blocks on the free lists into the largest blocks they form
   // (heap_merge.cc explains how). The heap runs it itself when its source is out of memory.
@@ -254,7 +268,10 @@ class FreeingBumpHeap {
 #if FREEBUMP_HEAP_STATS
   const HeapStats& stats() const { return stats_; }
 #endif
-  const TagCodec& codec() const { return codec_; }
+  const TagCodec& codec() const {
+    init_codec();
+    return codec_;
+  }
 
  private:
   // A live block found behind a payload pointer.

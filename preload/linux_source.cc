@@ -2,11 +2,11 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 
 namespace freebump {
 namespace {
 
-constexpr uint64_t kPage = 4096;
 // The reservation: 1 TiB of address space if the process may have it, halving down to
 // 1 GiB under an address-space limit (ulimit -v, valgrind). Tag links reach 8 TiB.
 constexpr uint64_t kLargestReservation = uint64_t{1} << 40;
@@ -49,12 +49,8 @@ bool LinuxSource::reserve() {
 }
 
 Span LinuxSource::grow(uint64_t min_bytes) {
-  if (Reclaimer reclaimer = __atomic_load_n(&reclaimer_, __ATOMIC_ACQUIRE)) {
-    const Span recycled = reclaimer(min_bytes);
-    if (!recycled.empty()) return recycled;
-  }
   LockGuard guard(grow_lock_);
-  const uint64_t take = round_up(min_bytes > kChunkBytes ? min_bytes : kChunkBytes, kPage);
+  const uint64_t take = round_up(min_bytes > kChunkBytes ? min_bytes : kChunkBytes, kPageBytes);
   if (reservation_begin_ == 0 || take < min_bytes || take > reservation_end_ - next_) {
     return Span{};
   }
@@ -78,7 +74,7 @@ Span LinuxSource::grow(uint64_t min_bytes) {
 }
 
 Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
-  const uint64_t length = round_up(bytes, kPage);
+  const uint64_t length = round_up(bytes, kPageBytes);
   if (length < bytes) return Span{};
   Span reused{};
   {
@@ -144,7 +140,7 @@ void LinuxSource::unmap_huge(Span mapping) {
 }
 
 Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
-  const uint64_t length = round_up(bytes, kPage);
+  const uint64_t length = round_up(bytes, kPageBytes);
   const uint64_t old_length = mapping.end - mapping.begin;
   if (length < bytes) return Span{};
   ErrnoKeeper keep_errno;
@@ -160,25 +156,33 @@ Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
 
 void* LinuxSource::map_metadata(uint64_t bytes) {
   ErrnoKeeper keep_errno;
-  void* at = mmap(nullptr, round_up(bytes, kPage), PROT_READ | PROT_WRITE,
+  void* at = mmap(nullptr, round_up(bytes, kPageBytes), PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return at == MAP_FAILED ? nullptr : at;
 }
 
 void LinuxSource::unmap_metadata(void* pages, uint64_t bytes) {
   ErrnoKeeper keep_errno;
-  munmap(pages, round_up(bytes, kPage));
+  munmap(pages, round_up(bytes, kPageBytes));
 }
 
-void LinuxSource::discard(uintptr_t begin, uintptr_t end) {
-  const uintptr_t first = static_cast<uintptr_t>(round_up(begin, kPage));
-  const uintptr_t last = end & ~static_cast<uintptr_t>(kPage - 1);
-  if (last <= first) return;
+uint64_t LinuxSource::discard(uintptr_t begin, uintptr_t end) {
+  const uintptr_t first = static_cast<uintptr_t>(round_up(begin, kPageBytes));
+  const uintptr_t last = end & ~static_cast<uintptr_t>(kPageBytes - 1);
+  if (last <= first) return 0;
   ErrnoKeeper keep_errno;
-  if (madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) == 0) {
-    LockGuard guard(huge_lock_);
-    returned_bytes_ += last - first;
-  }
+  if (madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) != 0) return 0;
+  LockGuard guard(huge_lock_);
+  returned_bytes_ += last - first;
+  return last - first;
+}
+
+uint64_t LinuxSource::now_ms() {
+  // The coarse clock is read from the vDSO without a system call; its tick (1-4 ms) is far
+  // finer than the idle times it measures.
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
 }
 
 uint64_t LinuxSource::drop_huge_cache() {

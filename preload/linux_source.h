@@ -9,14 +9,15 @@
 // - Memory goes back to the kernel through munmap (huge blocks beyond the cache) and
 //   madvise(MADV_DONTNEED) on the page-aligned inside of large free blocks (discard()).
 //
-// Thread-safe; every system call keeps the caller's errno.
+// Thread-safe; every system call keeps the caller's errno. Nothing here knows of the layers
+// above (platform.h).
 #ifndef FREEBUMP_PRELOAD_LINUX_SOURCE_H_
 #define FREEBUMP_PRELOAD_LINUX_SOURCE_H_
 
 #include <stdint.h>
 
-#include "lib/memory_source.h"
 #include "preload/lock.h"
+#include "preload/platform.h"
 
 namespace freebump {
 
@@ -30,13 +31,13 @@ struct LinuxSourceStats {
   uint64_t returned;       // bytes given back with munmap or madvise, in total
 };
 
-class LinuxSource final : public MemorySource {
+class LinuxSource final : public Platform {
  public:
   // Requests above 1 MiB get a mapping of their own: page granularity wastes less than a
   // power-of-two block there, and glibc's dynamic mmap threshold ends up in this range too.
   static constexpr uint64_t kHugeThreshold = uint64_t{1} << 20;
 
-  constexpr LinuxSource() : MemorySource(kHugeThreshold, true) {}
+  constexpr LinuxSource() : Platform(kHugeThreshold, true) {}
 
   // Reserves the address space; false if even the smallest reservation fails. Idempotent.
   bool reserve();
@@ -47,20 +48,14 @@ class LinuxSource final : public MemorySource {
   void unmap_huge(Span mapping) override;
   Span remap_huge(Span mapping, uint64_t bytes) override;
 
-  // Fresh zeroed pages for the allocator's own bookkeeping, and giving them back.
-  void* map_metadata(uint64_t bytes);
-  void unmap_metadata(void* pages, uint64_t bytes);
-  // Gives back the whole pages inside [begin, end); their contents become zero.
-  void discard(uintptr_t begin, uintptr_t end);
+  void* map_metadata(uint64_t bytes) override;
+  void unmap_metadata(void* pages, uint64_t bytes) override;
+  uint64_t discard(uintptr_t begin, uintptr_t end) override;  // madvise(MADV_DONTNEED)
+  uint64_t now_ms() override;                                 // CLOCK_MONOTONIC_COARSE
   // Unmaps every cached huge mapping; returns the bytes released.
   uint64_t drop_huge_cache();
 
   LinuxSourceStats stats();
-
-  // Before mapping fresh memory, grow() asks the reclaimer (the process heap's central pool)
-  // for a recycled span of free blocks merged together; an empty span means none.
-  using Reclaimer = Span (*)(uint64_t min_bytes);
-  void set_reclaimer(Reclaimer reclaimer) { __atomic_store_n(&reclaimer_, reclaimer, __ATOMIC_RELEASE); }
 
   // fork(): held across it so that the child inherits consistent state.
   void lock_all();
@@ -72,7 +67,6 @@ class LinuxSource final : public MemorySource {
 
   void note_mapped_locked();
 
-  Reclaimer reclaimer_ = nullptr;
   Lock grow_lock_;
   uintptr_t reservation_begin_ = 0;
   uintptr_t reservation_end_ = 0;

@@ -78,19 +78,22 @@ __attribute__((destructor)) void report_at_exit() {
   if (stats_requested()) print_stats_report();
 }
 
+// Free blocks of an order: in the thread heaps' lists and in the central pool.
+uint64_t free_count(const ProcessTotals& totals, unsigned order) {
+  return totals.heaps.orders[order].free + totals.pool.chained_blocks[order] +
+         totals.pool.reserve_blocks[order];
+}
+
+// Free bytes: free blocks and the pool's spare regions.
 uint64_t free_bytes(const ProcessTotals& totals) {
-  uint64_t bytes = 0;
-  for (unsigned order = 0; order < kNumOrders; ++order) {
-    bytes += (totals.heaps.orders[order].free + totals.central_free[order]) * block_bytes(order);
-  }
+  uint64_t bytes = totals.pool.spare_bytes;
+  for (unsigned order = 0; order < kNumOrders; ++order) bytes += free_count(totals, order) * block_bytes(order);
   return bytes;
 }
 
 uint64_t free_blocks(const ProcessTotals& totals) {
   uint64_t blocks = 0;
-  for (unsigned order = 0; order < kNumOrders; ++order) {
-    blocks += totals.heaps.orders[order].free + totals.central_free[order];
-  }
+  for (unsigned order = 0; order < kNumOrders; ++order) blocks += free_count(totals, order);
   return blocks;
 }
 
@@ -145,24 +148,27 @@ void print_stats_report() {
   out.text("  in use now:      ").bytes(heaps.bytes_in_use + heaps.huge_bytes).text(" (")
       .bytes(heaps.bytes_in_use).text(" in blocks, ").number(heaps.huge_live)
       .text(" huge blocks of ").bytes(heaps.huge_bytes).text(")\n");
-  out.text("  peak in use:     ").bytes(heaps.peak_bytes_in_use)
-      .text(" in blocks (sum of per-thread peaks)\n");
+  out.text("  peak in use:     ").bytes(totals.peak_in_use)
+      .text(" (blocks and huge blocks, counted to within 64 KiB per thread)\n");
   out.text("  allocated total: ").bytes(heaps.cumulative_bytes()).text(" in blocks\n");
-  out.text("  free blocks:     ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
-      .text(" blocks\n");
+  out.text("  free:            ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
+      .text(" blocks and ").bytes(totals.pool.spare_bytes).text(" of spare regions\n");
   out.text("  memory mapped:   ").bytes(totals.source.committed).text(" heap committed (")
       .bytes(totals.source.handed_out).text(" handed out), ").bytes(totals.source.huge_mapped)
       .text(" huge (").bytes(totals.source.huge_cached).text(" cached); peak ")
       .bytes(totals.source.peak_mapped).text("\n");
+  out.text("  central pool:    ").bytes(totals.pool.fresh_bytes).text(" fresh and ")
+      .bytes(totals.pool.recycled_bytes).text(" recycled bump space handed out, ")
+      .number(totals.pool.merges).text(" merges\n");
   out.text("  returned:        ").bytes(totals.source.returned).text(" to the kernel\n");
   out.text("  thread heaps:    ").number(totals.thread_heaps).text("\n");
   out.text("  order      usable        live        free  allocations\n");
   for (unsigned order = 0; order < kNumOrders; ++order) {
     const OrderStats& counts = heaps.orders[order];
-    const uint64_t free_count = counts.free + totals.central_free[order];
-    if (counts.allocations == 0 && free_count == 0) continue;
+    const uint64_t free = free_count(totals, order);
+    if (counts.allocations == 0 && free == 0) continue;
     out.number(order, 7).number(usable_bytes(order), 12).number(counts.live, 12)
-        .number(free_count, 12).number(counts.allocations, 13).text("\n");
+        .number(free, 12).number(counts.allocations, 13).text("\n");
   }
 }
 

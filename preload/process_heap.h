@@ -1,21 +1,23 @@
-// The process-wide allocator behind the preload library: one freeing-bump heap per thread
-// over one shared Linux source, and a central pool that moves free blocks between them.
+// The process-wide allocator behind the preload library, as three layers:
 //
-//   thread A heap ──free list over limit──▶ central pool (per order: chains of free blocks)
-//   thread B heap ◀──empty list, take a chain──┘
+//   ProcessHeap (this file)  the Heap that CApi<Env> (lib/c_api.h) expects: the calling
+//        │                   thread's heap on the fast path, one skeleton for every slow path
+//   thread heaps             one FreeingBumpHeap per thread (thread_registry.h), lists bounded
+//        │                   by exchanging chains with the pool
+//   central pool             free memory between threads, merging, pages given back
+//        │                   (central_pool.h)
+//   platform                 the Linux reservation, huge mappings, madvise (linux_source.h)
 //
 // - The common path takes no lock: a thread allocates from and frees into its own heap, and
 //   any thread may free any block (a freeing-bump block belongs to no one: tags are measured
 //   from the shared base).
-// - A thread's free list for an order is bounded; beyond the bound a batch goes to the
-//   central pool, and a thread whose list is empty takes a batch from there before it bumps,
-//   so memory freed by consumers is reused by producers instead of piling up.
-// - When a thread exits (a pthread key destructor) its free blocks and the rest of its bump
-//   chunk go to the central pool and its heap record is kept for the next thread. A thread
-//   that allocates or frees after that uses a shared, locked heap.
+// - A thread's list of an order is bounded; beyond the bound a batch goes to the pool, and a
+//   thread whose list is empty takes a chain from there before it bumps, so memory freed by
+//   consumers is reused by producers instead of piling up.
+// - When a thread exits (a pthread key destructor) everything free in its heap goes to the
+//   pool and its record waits for the next thread. A thread that allocates or frees after
+//   that uses a shared, locked heap.
 // - fork(): every lock is held across it, so the child inherits a consistent state.
-//
-// The interface is the Heap that CApi<Env> (lib/c_api.h) expects.
 #ifndef FREEBUMP_PRELOAD_PROCESS_HEAP_H_
 #define FREEBUMP_PRELOAD_PROCESS_HEAP_H_
 
@@ -23,49 +25,19 @@
 #include <stdint.h>
 
 #include "lib/heap.h"
+#include "preload/central_pool.h"
 #include "preload/linux_source.h"
+#include "preload/thread_registry.h"
 
 namespace freebump {
 
-// A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
-// 1024) and moves half of that to the central pool at a time.
-inline constexpr uint64_t kCacheBytesPerOrder = uint64_t{64} << 10;
-
-struct CacheLimits {
-  uint64_t blocks[kNumOrders];
-};
-
-// A table, so that the free path does not divide.
-constexpr CacheLimits make_cache_limits() {
-  CacheLimits limits{};
-  for (unsigned order = 0; order < kNumOrders; ++order) {
-    const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
-    limits.blocks[order] = blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
-  }
-  return limits;
-}
-inline constexpr CacheLimits kCacheLimits = make_cache_limits();
-
-constexpr uint64_t cache_limit(unsigned order) { return kCacheLimits.blocks[order]; }
-constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
-
-// One thread's heap record; records are never freed, only handed to the next thread.
-struct ThreadHeap {
-  constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}
-  FreeingBumpHeap heap;
-  ThreadHeap* next_record = nullptr;  // every record ever made
-  ThreadHeap* next_spare = nullptr;   // records whose thread has exited
-};
-
-// The calling thread's record, or nullptr before its first call (and after its exit).
-// Initial-exec TLS (see preload/BUILD.bazel): one load from the thread pointer.
-extern __thread ThreadHeap* tls_thread_heap;
-
-// Figures summed over every heap in the process.
+// Figures summed over the process.
 struct ProcessTotals {
-  HeapStats heaps;             // sums over the thread heaps (peak: the sum of their peaks)
-  uint64_t central_free[kNumOrders];  // blocks waiting in the central pool
-  uint64_t thread_heaps;       // heap records ever created
+  HeapStats heaps;          // sums over the thread heaps (their peaks are not summed: see below)
+  uint64_t in_use;          // bytes in blocks and huge mappings, as counted at slow paths
+  uint64_t peak_in_use;     // the highest that count reached
+  uint64_t thread_heaps;    // heap records ever made
+  PoolStats pool;
   LinuxSourceStats source;
 };
 
@@ -88,7 +60,7 @@ class ProcessHeap {
     unsigned order;
     if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {
       if (__builtin_expect(record->heap.free_count(order) > cache_limit(order), 0)) {
-        spill_excess(record, order);
+        return give_excess(record, order);
       }
       return HeapError::kNone;
     }
@@ -100,8 +72,9 @@ class ProcessHeap {
   HeapError usable_size(const void* payload, size_t* size);
   HeapError last_error() const;
 
-  // malloc_trim: gives back the pages inside free blocks of the calling thread and the
-  // central pool, and the cached huge mappings. Returns the bytes given back.
+  // malloc_trim: the calling thread's free memory, the central pool's and the cached huge
+  // mappings go back to the kernel at once; every other thread gives its free memory to the
+  // pool at its next call into the allocator. Returns the bytes given back.
   uint64_t trim();
   ProcessTotals totals();
 
@@ -112,7 +85,7 @@ class ProcessHeap {
  private:
   static void* allocate_slow(size_t size);
   static HeapError free_slow(void* payload);
-  static void spill_excess(ThreadHeap* record, unsigned order);
+  static HeapError give_excess(ThreadHeap* record, unsigned order);
 };
 
 // The one instance (stateless: the state is the library's globals); inline so that the

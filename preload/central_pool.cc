@@ -1,0 +1,371 @@
+#include "preload/central_pool.h"
+
+namespace freebump {
+namespace {
+
+// Bump space handed out again: a free region of at least this much when there is one, and
+// never less than kSmallestRecycledRegion, so that a heap bumps through it for a while
+// instead of coming straight back.
+constexpr uint64_t kRecycledRegionBytes = uint64_t{1} << 20;
+constexpr uint64_t kSmallestRecycledRegion = uint64_t{64} << 10;
+// A retiring heap's bump region smaller than this is cut into free blocks instead of being
+// kept whole: too small to be worth handing out as bump space.
+constexpr uint64_t kSmallestSpareRegion = uint64_t{4} << 10;
+// How many of the newest spare regions a request looks at for one that fits.
+constexpr size_t kSpareRegionsSearched = 8;
+// Merging is due when the pool holds at least this much and the platform has handed out at
+// least this much (or a sixteenth of the heap) since the last merge: its cost, linear in the
+// pool's blocks, is then paid for by fresh memory not taken.
+constexpr uint64_t kMergeMinFreeBytes = uint64_t{4} << 20;
+constexpr uint64_t kMergeAfterFreshBytes = uint64_t{4} << 20;
+// Idle blocks too small to hold a whole page give their pages back only after a merge has
+// joined them; it runs once this much of them has gone idle.
+constexpr uint64_t kSmallIdleMergeBytes = uint64_t{1} << 20;
+// The merge's bitmap covers up to 8 GiB of heap, and is used while it has at most this many
+// words (of 1 KiB of heap each) per free block to merge, or is small anyway.
+constexpr uint64_t kMaxMergeBitmapBytes = uint64_t{64} << 20;
+constexpr uint64_t kMergeBitmapWordsPerBlock = 64;
+constexpr uint64_t kSmallMergeBitmapBytes = uint64_t{64} << 10;
+
+// The smallest order whose blocks hold `pages` whole pages' worth of payload: from
+// pages = 1 a block may hold a whole page, from pages = 2 it always does, wherever it starts.
+constexpr unsigned first_order_spanning(uint64_t pages) {
+  unsigned order = 0;
+  while (block_bytes(order) < kHeaderBytes + pages * kPageBytes) ++order;
+  return order;
+}
+constexpr unsigned kFirstPageSizedOrder = first_order_spanning(1);
+constexpr unsigned kFirstPagedOrder = first_order_spanning(2);
+
+uint64_t chain_bytes(unsigned order, const FreeChain& chain) { return chain.count * block_bytes(order); }
+uint64_t span_bytes(Span span) { return span.end - span.begin; }
+
+}  // namespace
+
+// ---- Bump space ------------------------------------------------------------------------------
+
+Span CentralPool::grow(uint64_t min_bytes) {
+  const uint64_t now = platform_->now_ms();
+  LockGuard guard(reserve_lock_);
+  Span span = take_spare_region_locked(min_bytes);
+  if (span.empty()) span = take_reserve_region_locked(min_bytes);
+  if (span.empty() && merge_due_locked()) {
+    merge_locked(true);
+    span = take_reserve_region_locked(min_bytes);
+  }
+  if (!span.empty()) {
+    recycled_bytes_ += span_bytes(span);
+  } else {
+    span = platform_->grow(min_bytes);
+    if (!span.empty()) {
+      raise_high_water(span.end);
+      fresh_bytes_ += span_bytes(span);
+      fresh_since_merge_ += span_bytes(span);
+    }
+  }
+  return_idle_memory_locked(now);
+  return span;
+}
+
+// The newest spare region that surely holds a block of min_bytes after aligning.
+Span CentralPool::take_spare_region_locked(uint64_t min_bytes) {
+  MetadataRing<StampedSpan>* rings[] = {&spare_regions_, &clean_regions_};
+  for (MetadataRing<StampedSpan>* ring : rings) {
+    const size_t searched = ring->size() < kSpareRegionsSearched ? ring->size() : kSpareRegionsSearched;
+    for (size_t i = 0; i < searched; ++i) {
+      const Span span = ring->from_newest(i).span;
+      if (span_bytes(span) < min_bytes + kPayloadAlignment) continue;
+      ring->take_from_newest(i);
+      spare_bytes_ -= span_bytes(span);
+      count_free_bytes(-static_cast<int64_t>(span_bytes(span)));
+      return span;
+    }
+  }
+  return Span{};
+}
+
+Span CentralPool::take_reserve_region_locked(uint64_t min_bytes) {
+  const uint64_t least = min_bytes > kSmallestRecycledRegion ? min_bytes : kSmallestRecycledRegion;
+  const uint64_t preferred = least > kRecycledRegionBytes ? least : kRecycledRegionBytes;
+  const Span span = reserve_.take_free_region(least, preferred, false);
+  if (!span.empty()) {
+    // The span starts 8 bytes before the block, at the 16-byte boundary heaps bump from.
+    count_free_bytes(-static_cast<int64_t>(span_bytes(span) - kHeaderBytes));
+    note_reserve_counts_locked();
+  }
+  return span;
+}
+
+bool CentralPool::merge_due() {
+  LockGuard guard(reserve_lock_);
+  return merge_due_locked();
+}
+
+bool CentralPool::merge_due_locked() const {
+  const uint64_t heap_bytes = high_water() - base();
+  const uint64_t after = heap_bytes / 16 > kMergeAfterFreshBytes ? heap_bytes / 16 : kMergeAfterFreshBytes;
+  return __atomic_load_n(&free_bytes_, __ATOMIC_RELAXED) >= kMergeMinFreeBytes &&
+         fresh_since_merge_ >= after;
+}
+
+void CentralPool::merge_locked(bool every_chain) {
+  if (every_chain) {
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      Shelf& shelf = shelves_[order];
+      LockGuard shelf_guard(shelf.lock);
+      while (!shelf.chains.empty()) add_to_reserve_locked(order, shelf.chains.pop_newest().chain);
+      __atomic_store_n(&shelf.blocks, 0, __ATOMIC_RELAXED);
+    }
+    MetadataRing<StampedSpan>* rings[] = {&spare_regions_, &clean_regions_};
+    for (MetadataRing<StampedSpan>* ring : rings) {
+      while (!ring->empty()) {
+        const Span span = ring->pop_newest().span;
+        spare_bytes_ -= span_bytes(span);
+        count_free_bytes(-static_cast<int64_t>(span_bytes(span)));
+        add_region_to_reserve_locked(span);
+      }
+    }
+  }
+  // A bitmap of the heap puts the blocks in address order (1/128 of the heap; the merge
+  // scans the words between its lowest and highest block). Where that is large next to the
+  // number of free blocks (a big heap with a small pool), the merge sorts a list instead.
+  uint64_t blocks = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) blocks += reserve_.free_count(order);
+  const size_t words = merge_bitmap_words(high_water() - base());
+  const bool by_bitmap = words * 8 <= kMaxMergeBitmapBytes &&
+                         (words <= kMergeBitmapWordsPerBlock * blocks || words * 8 <= kSmallMergeBitmapBytes);
+  void* pages = by_bitmap ? platform_->map_metadata(words * 8) : nullptr;
+  MergeScratch scratch;
+  if (pages != nullptr) scratch = MergeScratch{static_cast<uint64_t*>(pages), words};
+  reserve_.coalesce_free_blocks(scratch);
+  if (pages != nullptr) platform_->unmap_metadata(pages, words * 8);
+  note_reserve_counts_locked();
+  fresh_since_merge_ = 0;
+  merges_++;
+}
+
+// ---- Free blocks between heaps and the pool ----------------------------------------------------
+
+HeapError CentralPool::take_from(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks) {
+  FreeChain chain;
+  const HeapError error = heap.take_free_blocks(order, max_blocks, &chain);
+  if (error == HeapError::kNone && chain.count != 0) give_chain(order, chain, platform_->now_ms());
+  return error;
+}
+
+void CentralPool::give_chain(unsigned order, const FreeChain& chain, uint64_t now_ms) {
+  count_free_bytes(static_cast<int64_t>(chain_bytes(order, chain)));
+  Shelf& shelf = shelves_[order];
+  bool shelved;
+  {
+    LockGuard guard(shelf.lock);
+    shelved = shelf.chains.push_newest(*platform_, StampedChain{chain, now_ms});
+    if (shelved) __atomic_store_n(&shelf.blocks, shelf.blocks + chain.count, __ATOMIC_RELAXED);
+  }
+  if (!shelved || now_ms >= __atomic_load_n(&next_idle_check_ms_, __ATOMIC_RELAXED)) {
+    LockGuard guard(reserve_lock_);
+    if (!shelved) add_to_reserve_locked(order, chain);  // no room for its record: join the reserve
+    return_idle_memory_locked(now_ms);
+  }
+}
+
+HeapError CentralPool::give_to(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks) {
+  Shelf& shelf = shelves_[order];
+  StampedChain newest{};
+  if (__atomic_load_n(&shelf.blocks, __ATOMIC_RELAXED) != 0) {
+    LockGuard guard(shelf.lock);
+    if (!shelf.chains.empty()) {
+      newest = shelf.chains.pop_newest();
+      __atomic_store_n(&shelf.blocks, shelf.blocks - newest.chain.count, __ATOMIC_RELAXED);
+    }
+  }
+  if (newest.chain.count != 0) {
+    // Split outside the lock (it walks the blocks that move); the rest goes back on top.
+    const uint64_t count = newest.chain.count;
+    const HeapError error = heap.give_free_blocks(order, &newest.chain, max_blocks);
+    if (error != HeapError::kNone) return error;
+    count_free_bytes(-static_cast<int64_t>((count - newest.chain.count) * block_bytes(order)));
+    if (newest.chain.count != 0) {
+      LockGuard guard(shelf.lock);
+      if (shelf.chains.push_newest(*platform_, newest)) {
+        __atomic_store_n(&shelf.blocks, shelf.blocks + newest.chain.count, __ATOMIC_RELAXED);
+        return HeapError::kNone;
+      }
+    }
+    if (newest.chain.count != 0) {
+      LockGuard guard(reserve_lock_);
+      add_to_reserve_locked(order, newest.chain);
+    }
+    return HeapError::kNone;
+  }
+  if (__atomic_load_n(&reserve_blocks_[order], __ATOMIC_RELAXED) == 0) return HeapError::kNone;
+  FreeChain chain;
+  {
+    LockGuard guard(reserve_lock_);
+    const HeapError error = reserve_.take_free_blocks(order, max_blocks, &chain);
+    note_reserve_counts_locked();
+    if (error != HeapError::kNone) return error;
+  }
+  count_free_bytes(-static_cast<int64_t>(chain_bytes(order, chain)));
+  heap.give_free_blocks(order, chain);
+  return HeapError::kNone;
+}
+
+HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {
+  const uint64_t now = platform_->now_ms();
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    if (heap.free_count(order) == 0) continue;
+    FreeChain chain;
+    const HeapError error = heap.take_free_blocks(order, ~uint64_t{0}, &chain);
+    if (error != HeapError::kNone) return error;
+    give_chain(order, chain, now);
+  }
+  const Span rest = heap.release_bump_region();
+  if (rest.empty()) return HeapError::kNone;
+  LockGuard guard(reserve_lock_);
+  if (span_bytes(rest) >= kSmallestSpareRegion &&
+      spare_regions_.push_newest(*platform_, StampedSpan{rest, now})) {
+    spare_bytes_ += span_bytes(rest);
+    count_free_bytes(static_cast<int64_t>(span_bytes(rest)));
+  } else {
+    add_region_to_reserve_locked(rest);
+  }
+  return HeapError::kNone;
+}
+
+void CentralPool::add_to_reserve_locked(unsigned order, const FreeChain& chain) {
+  reserve_.give_free_blocks(order, chain);
+  __atomic_store_n(&reserve_blocks_[order], reserve_.free_count(order), __ATOMIC_RELAXED);
+}
+
+// A region cut into free blocks; what the cut leaves over (under 16 bytes) is in no block
+// and not counted.
+void CentralPool::add_region_to_reserve_locked(Span region) {
+  const uint64_t before = reserve_bytes_locked();
+  reserve_.add_free_region(region);
+  note_reserve_counts_locked();
+  count_free_bytes(static_cast<int64_t>(reserve_bytes_locked() - before));
+}
+
+uint64_t CentralPool::reserve_bytes_locked() const {
+  uint64_t bytes = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) bytes += reserve_.free_count(order) * block_bytes(order);
+  return bytes;
+}
+
+void CentralPool::note_reserve_counts_locked() {
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    __atomic_store_n(&reserve_blocks_[order], reserve_.free_count(order), __ATOMIC_RELAXED);
+  }
+}
+
+// ---- Giving memory back ------------------------------------------------------------------------
+
+// Chains and spare regions nobody has taken for kIdleMs: their pages go back, and the chains
+// join the reserve (small blocks give their pages back once enough of them to merge).
+void CentralPool::return_idle_memory_locked(uint64_t now_ms) {
+  if (now_ms < next_idle_check_ms_) return;
+  __atomic_store_n(&next_idle_check_ms_, now_ms + kIdleCheckMs, __ATOMIC_RELAXED);
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    Shelf& shelf = shelves_[order];
+    for (;;) {
+      FreeChain chain;
+      {
+        LockGuard guard(shelf.lock);
+        if (shelf.chains.empty() || shelf.chains.oldest().given_ms + kIdleMs > now_ms) break;
+        chain = shelf.chains.pop_oldest().chain;
+        __atomic_store_n(&shelf.blocks, shelf.blocks - chain.count, __ATOMIC_RELAXED);
+      }
+      if (order >= kFirstPagedOrder) {
+        returned_bytes_ += discard_chain(order, chain);
+      } else {
+        small_idle_bytes_ += chain_bytes(order, chain);
+      }
+      add_to_reserve_locked(order, chain);
+    }
+  }
+  while (!spare_regions_.empty() && spare_regions_.oldest().given_ms + kIdleMs <= now_ms) {
+    const StampedSpan idle = spare_regions_.pop_oldest();
+    returned_bytes_ += discard_span(idle.span);
+    if (!clean_regions_.push_newest(*platform_, idle)) {
+      spare_bytes_ -= span_bytes(idle.span);
+      count_free_bytes(-static_cast<int64_t>(span_bytes(idle.span)));
+      add_region_to_reserve_locked(idle.span);
+    }
+  }
+  if (small_idle_bytes_ >= kSmallIdleMergeBytes) {
+    merge_locked(false);
+    returned_bytes_ += discard_reserve_blocks_locked(kFirstPageSizedOrder);
+    small_idle_bytes_ = 0;
+  }
+}
+
+uint64_t CentralPool::return_free_pages() {
+  LockGuard guard(reserve_lock_);
+  merge_locked(true);
+  small_idle_bytes_ = 0;
+  const uint64_t returned = discard_reserve_blocks_locked(kFirstPageSizedOrder);
+  returned_bytes_ += returned;
+  return returned;
+}
+
+// The pages inside a span, past the first header position (which a heap adopting the span
+// writes first).
+uint64_t CentralPool::discard_span(Span span) { return platform_->discard(span.begin + kPayloadAlignment, span.end); }
+
+// The pages inside each block of a chain just taken from a shelf, checking each tag before
+// following its link: a damaged chain is left for the heap that takes it to report.
+uint64_t CentralPool::discard_chain(unsigned order, const FreeChain& chain) {
+  const TagCodec& codec = reserve_.codec();
+  uint64_t returned = 0;
+  uintptr_t header = chain.head;
+  for (uint64_t i = 0; i < chain.count; ++i) {
+    const uint64_t tag = load_tag(header);
+    const uintptr_t next = codec.link_target(TagCodec::value_of(tag));
+    if (tag != codec.free(header, order, next)) break;
+    returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    if (next == 0 || next < base() || next >= high_water()) break;
+    header = next;
+  }
+  return returned;
+}
+
+uint64_t CentralPool::discard_reserve_blocks_locked(unsigned first_order) {
+  uint64_t returned = 0;
+  for (unsigned order = first_order; order < kNumOrders; ++order) {
+    reserve_.for_each_free_block(order, [&](uintptr_t header) {
+      returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    });
+  }
+  return returned;
+}
+
+// ---- Figures and fork --------------------------------------------------------------------------
+
+PoolStats CentralPool::stats() {
+  PoolStats stats{};
+  LockGuard guard(reserve_lock_);
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    LockGuard shelf_guard(shelves_[order].lock);
+    stats.chained_blocks[order] = shelves_[order].blocks;
+    stats.reserve_blocks[order] = reserve_.free_count(order);
+  }
+  stats.spare_bytes = spare_bytes_;
+  stats.fresh_bytes = fresh_bytes_;
+  stats.recycled_bytes = recycled_bytes_;
+  stats.merges = merges_;
+  stats.returned_bytes = returned_bytes_;
+  return stats;
+}
+
+void CentralPool::lock_all() {
+  reserve_lock_.lock();
+  for (Shelf& shelf : shelves_) shelf.lock.lock();
+}
+
+void CentralPool::unlock_all() {
+  for (unsigned order = kNumOrders; order-- > 0;) shelves_[order].lock.unlock();
+  reserve_lock_.unlock();
+}
+
+}  // namespace freebump
