@@ -186,7 +186,9 @@ def run_once(workload, label, library, work, args, prove=False):
         digest = hashlib.sha256(out.read()).hexdigest()
     result = {"wall": int(fields["wall_ns"]) / 1e9,
               "cpu": (int(fields["user_us"]) + int(fields["sys_us"])) / 1e6,
-              "rss_kib": int(fields["maxrss_kib"]), "digest": digest}
+              "sys": int(fields["sys_us"]) / 1e6,
+              "rss_kib": int(fields["maxrss_kib"]), "digest": digest,
+              "metrics": parse_metrics(stderr.decode(errors="replace"))}
     if label == "libfreebump":
         # Some programs close stderr before exit (GNU sort does): the report then cannot
         # appear, and the LD_DEBUG proof is what counts.
@@ -195,6 +197,15 @@ def run_once(workload, label, library, work, args, prove=False):
         result["proof"] = check_bindings(debug_dir, label, library)
         shutil.rmtree(debug_dir, ignore_errors=True)
     return result
+
+
+def parse_metrics(stderr):
+    """{name: value} from the `ab-metric NAME=VALUE` lines a workload writes to stderr
+    (benchmarks/workload_support.h): figures the harness cannot measure from outside."""
+    metrics = {}
+    for match in re.finditer(r"^ab-metric ([A-Za-z0-9_]+)=([-+0-9.eE]+)$", stderr, re.MULTILINE):
+        metrics[match.group(1)] = float(match.group(2))
+    return metrics
 
 
 def check_bindings(debug_dir, label, library):
@@ -321,16 +332,30 @@ def summarize(results):
         samples = entry.get("samples") or []
         if not samples:
             continue
-        for key in ("wall", "cpu", "rss_kib"):
+        for key in ("wall", "cpu", "sys", "rss_kib"):
             values = [s[key] for s in samples]
             entry[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        names = sorted({name for s in samples for name in s["metrics"]})
+        entry["metrics"] = {name: statistics.median(s["metrics"][name] for s in samples
+                                                    if name in s["metrics"]) for name in names}
     if "wall" not in glibc:
         return
     for label, entry in results.items():
         if "wall" in entry:
             entry["time_ratio"] = entry["wall"]["median"] / glibc["wall"]["median"]
             entry["cpu_ratio"] = entry["cpu"]["median"] / max(glibc["cpu"]["median"], 1e-9)
+            entry["sys_ratio"] = entry["sys"]["median"] / max(glibc["sys"]["median"], 1e-3)
             entry["rss_ratio"] = entry["rss_kib"]["median"] / glibc["rss_kib"]["median"]
+
+
+def metric_names(results, labels):
+    """The ab-metric names any allocator's runs of one workload reported, sorted."""
+    return sorted({name for label in labels for name in results[label].get("metrics", {})})
+
+
+def format_metric(entry, name):
+    value = entry.get("metrics", {}).get(name)
+    return "-" if value is None else "%.3g" % value
 
 
 def geomeans(table, labels):
@@ -353,19 +378,24 @@ def geomeans(table, labels):
 
 def print_table(table, labels, args):
     print()
-    print("%-12s %-11s %8s %15s %8s %9s %17s %6s %6s" % (
-        "workload", "allocator", "wall s", "(min-max)", "cpu s", "RSS MiB", "(min-max)", "time", "RSS"))
+    print("%-12s %-11s %8s %15s %8s %7s %9s %17s %6s %6s %6s" % (
+        "workload", "allocator", "wall s", "(min-max)", "cpu s", "sys s", "RSS MiB", "(min-max)",
+        "time", "sys", "RSS"))
     for name, results in table:
         for label in labels:
             entry = results[label]
             if "error" in entry:
                 print("%-12s %-11s %s" % (name, label, entry["error"][:100]))
                 continue
-            wall, cpu, rss = entry["wall"], entry["cpu"], entry["rss_kib"]
-            print("%-12s %-11s %8.3f %7.3f-%-7.3f %8.3f %9.1f %8.1f-%-8.1f %6.2f %6.2f" % (
-                name, label, wall["median"], wall["min"], wall["max"], cpu["median"],
+            wall, cpu, sys_time, rss = entry["wall"], entry["cpu"], entry["sys"], entry["rss_kib"]
+            print("%-12s %-11s %8.3f %7.3f-%-7.3f %8.3f %7.3f %9.1f %8.1f-%-8.1f %6.2f %6.2f %6.2f" % (
+                name, label, wall["median"], wall["min"], wall["max"], cpu["median"], sys_time["median"],
                 rss["median"] / 1024, rss["min"] / 1024, rss["max"] / 1024,
-                entry.get("time_ratio", float("nan")), entry.get("rss_ratio", float("nan"))))
+                entry.get("time_ratio", float("nan")), entry.get("sys_ratio", float("nan")),
+                entry.get("rss_ratio", float("nan"))))
+        for metric in metric_names(results, labels):
+            print("%-12s %-11s %s" % ("", metric, "   ".join(
+                "%s %s" % (label, format_metric(results[label], metric)) for label in labels)))
         print()
     means = geomeans(table, labels)
     print("Geometric means against glibc (same session, median of %d runs; below 1 is better):" % args.runs)

@@ -139,19 +139,34 @@ def markdown(table, labels, means, context):
         else:
             head = "**%s** | -" % glibc.get("error", "no samples")
         lines.append("| %s | %s | %s |" % (name, head, " | ".join(cells)))
+    metric_rows = [(name, metric, results) for name, results in table
+                   for metric in sorted({m for label in labels for m in results[label].get("metrics", {})})]
+    if metric_rows:
+        lines += ["", "## Figures the workloads report (median of the runs)", "",
+                  "| workload | figure | " + " | ".join(labels) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in labels) + " |"]
+        for name, metric, results in metric_rows:
+            cells = []
+            for label in labels:
+                value = results[label].get("metrics", {}).get(metric)
+                cells.append("-" if value is None else "%.3g" % value)
+            lines.append("| %s | %s | %s |" % (name, metric, " | ".join(cells)))
     lines += ["", "## Every measurement", "",
-              "| workload | allocator | wall s median (min-max) | cpu s | max RSS MiB median (min-max) "
-              "| time | RSS | proof |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| workload | allocator | wall s median (min-max) | cpu s | sys s | max RSS MiB median "
+              "(min-max) | time | sys | RSS | proof |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, results in table:
         for label in labels:
             entry = results[label]
             if "error" in entry:
-                lines.append("| %s | %s | %s | | | | | |" % (name, label, escape_pipe(entry["error"])))
+                lines.append("| %s | %s | %s | | | | | | | |" % (name, label, escape_pipe(entry["error"])))
                 continue
-            w, c, r = entry["wall"], entry["cpu"], entry["rss_kib"]
-            lines.append("| %s | %s | %.3f (%.3f-%.3f) | %.3f | %.1f (%.1f-%.1f) | %.2f | %.2f | %s |" % (
-                name, label, w["median"], w["min"], w["max"], c["median"], r["median"] / 1024,
-                r["min"] / 1024, r["max"] / 1024, entry.get("time_ratio", float("nan")),
+            w, c, y, r = entry["wall"], entry["cpu"], entry["sys"], entry["rss_kib"]
+            lines.append("| %s | %s | %.3f (%.3f-%.3f) | %.3f | %.3f | %.1f (%.1f-%.1f) | %.2f | %.2f | %.2f "
+                         "| %s |" % (
+                name, label, w["median"], w["min"], w["max"], c["median"], y["median"],
+                r["median"] / 1024, r["min"] / 1024, r["max"] / 1024,
+                entry.get("time_ratio", float("nan")), entry.get("sys_ratio", float("nan")),
                 entry.get("rss_ratio", float("nan")), escape_pipe(entry.get("proof", ""))))
     lines += ["", "## Workloads", "", "| workload | what it does |", "| --- | --- |"]
     for name, info in context["workloads"].items():

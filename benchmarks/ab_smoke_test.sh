@@ -7,7 +7,7 @@ main_job="$1"
 out="$TEST_TMPDIR/report"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$main_job" --runs 1 --scale 0.002 --workloads small,prodcons --allocators libfreebump \
+"$main_job" --runs 1 --scale 0.002 --workloads small,prodcons,trim100 --allocators libfreebump \
   --out "$out" > "$TEST_TMPDIR/table.txt" 2>&1 || { cat "$TEST_TMPDIR/table.txt"; fail "harness exited non-zero"; }
 for f in report.md ratios.svg results.json; do [[ -s "$out/$f" ]] || fail "no $f"; done
 /usr/bin/python3 - "$out" <<'PY'
@@ -23,10 +23,15 @@ for name in ("small", "prodcons"):
         assert "time_ratio" in entry and "rss_ratio" in entry, (name, label)
     assert "-> libc.so.6" in data["results"][name]["glibc"]["proof"], data["results"][name]["glibc"]
     assert "-> libfreebump.so" in data["results"][name]["libfreebump"]["proof"], name
+for label in ("glibc", "libfreebump"):
+    metrics = data["results"]["trim100"][label]["metrics"]
+    assert metrics["rss_after_trim_mib"] > 0 and "rss_before_trim_mib" in metrics, (label, metrics)
+    assert data["results"]["trim100"][label]["sys"]["median"] >= 0
 assert "libfreebump" in data["geomeans"]
 xml.dom.minidom.parse(out + "/ratios.svg")  # well-formed
 report = open(out + "/report.md").read()
 assert "| small | libfreebump |" in report and "Geometric means" in report
+assert "| trim100 | rss_after_trim_mib |" in report, "no figure row for trim100"
 print("report ok")
 PY
 grep -q "^small .*libfreebump" "$TEST_TMPDIR/table.txt" || fail "no table row for small/libfreebump"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -171,12 +172,14 @@ uint64_t short_threads(double scale) {
 // ---- workers: a thread pool whose threads free each other's blocks ---------------------------
 // 4 workers, each keeping a working set of 2000 objects of 16 B..2 KiB (one in 16 up to
 // 32 KiB) that it replaces at random, and sending a message of 16 B..4 KiB to another worker
-// at every other step; a worker frees the messages it receives.
+// at every other step (in batches of 32, at most 256 waiting per inbox); a worker frees the
+// messages it receives.
 uint64_t worker_pool(double scale) {
   constexpr int kWorkers = 4;
   constexpr int kWorkingSet = 2000;
   constexpr size_t kBatch = 32;
-  const long steps = scaled(scale, 600000);
+  constexpr size_t kMaxQueued = 8 * kBatch;
+  const long steps = scaled(scale, 2000000);
   struct Message {
     void* block;
     size_t size;
@@ -187,7 +190,7 @@ uint64_t worker_pool(double scale) {
   };
   std::vector<Inbox> inboxes(kWorkers);
   std::vector<uint64_t> sums(kWorkers, 0);
-  Gate finished(kWorkers);
+  std::atomic<int> finished_sending{0};
   const auto drain = [&](int worker, uint64_t& sum) {
     std::vector<Message> received;
     {
@@ -228,8 +231,20 @@ uint64_t worker_pool(double scale) {
           stamp(message.block, message.size, random.next());
           outgoing[to].push_back(message);
           if (outgoing[to].size() == kBatch) {
-            std::lock_guard<std::mutex> lock(inboxes[to].mutex);
-            inboxes[to].messages.insert(inboxes[to].messages.end(), outgoing[to].begin(), outgoing[to].end());
+            // A full inbox makes the sender wait (draining its own): the messages in flight,
+            // and so the memory, do not depend on how the threads happen to be scheduled.
+            for (;;) {
+              {
+                std::lock_guard<std::mutex> lock(inboxes[to].mutex);
+                if (inboxes[to].messages.size() < kMaxQueued) {
+                  inboxes[to].messages.insert(inboxes[to].messages.end(), outgoing[to].begin(),
+                                              outgoing[to].end());
+                  break;
+                }
+              }
+              drain(w, sum);
+              std::this_thread::yield();
+            }
             outgoing[to].clear();
           }
         }
@@ -239,7 +254,13 @@ uint64_t worker_pool(double scale) {
         std::lock_guard<std::mutex> lock(inboxes[to].mutex);
         inboxes[to].messages.insert(inboxes[to].messages.end(), outgoing[to].begin(), outgoing[to].end());
       }
-      finished.arrive_and_wait();  // every message sent: drain what is left
+      // Others may still wait for room in this worker's inbox: drain until every worker has
+      // sent its last message, then once more.
+      finished_sending.fetch_add(1);
+      while (finished_sending.load() < kWorkers) {
+        drain(w, sum);
+        std::this_thread::yield();
+      }
       drain(w, sum);
       for (Message& object : working) {
         sum += read_stamp(object.block, object.size);
