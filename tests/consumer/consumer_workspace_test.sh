@@ -34,9 +34,10 @@ readme_block() {
   ' "$README"
 }
 
-# `bazel` for the README's commands: Debian's, with an output root of its own under this test's
-# TEMP directory (the build running this test holds the lock on its own output base), and a
-# server that ends by itself if the test is killed before it can shut it down.
+# `bazel` for the README's commands: Debian's, with an output root of its own under TEST_TMPDIR
+# (the build running this test holds the lock on its own output base), and a server that ends by
+# itself when idle: run outside a sandbox, nothing else would end it if the test were killed
+# before it could shut the server down.
 mkdir -p "$SCRATCH/bin" "$SCRATCH/home" "$WORKSPACE_DIR"
 cat >"$SCRATCH/bin/bazel" <<EOF
 #!/bin/sh
