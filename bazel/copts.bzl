@@ -1,7 +1,11 @@
 """Compiler flags shared by every libfreebump target."""
 
+# The language standard is part of each target's own rules (not a .bazelrc flag), so that the
+# targets build the same from another workspace, which does not read our .bazelrc.
+CXX_STANDARD = ["-std=c++17"]
+
 # Warnings are errors in our own code; external code keeps its own flags.
-FREEBUMP_COPTS = [
+FREEBUMP_COPTS = CXX_STANDARD + [
     "-Wall",
     "-Wextra",
     "-Werror",
