@@ -47,10 +47,13 @@ uint64_t span_bytes(Span span) { return span.end - span.begin; }
 Span CentralPool::grow(uint64_t min_bytes) {
   const uint64_t now = platform_->now_ms();
   LockGuard guard(reserve_lock_);
+  // First, so that idle memory joins the reserve (and goes back) before a merge folds it in
+  // with the rest.
+  return_idle_memory_locked(now);
   Span span = take_spare_region_locked(min_bytes);
   if (span.empty()) span = take_reserve_region_locked(min_bytes);
   if (span.empty() && merge_due_locked()) {
-    merge_locked(true);
+    merge_locked(true, now);
     span = take_reserve_region_locked(min_bytes);
   }
   if (!span.empty()) {
@@ -63,7 +66,6 @@ Span CentralPool::grow(uint64_t min_bytes) {
       fresh_since_merge_ += span_bytes(span);
     }
   }
-  return_idle_memory_locked(now);
   return span;
 }
 
@@ -108,23 +110,18 @@ bool CentralPool::merge_due_locked() const {
          fresh_since_merge_ >= after;
 }
 
-void CentralPool::merge_locked(bool every_chain) {
+// Merges the reserve's free blocks, with every chain and spare region first if asked (they
+// were in use until now_ms, so the merged memory counts as dirty from then on).
+void CentralPool::merge_locked(bool every_chain, uint64_t now_ms) {
   if (every_chain) {
     for (unsigned order = 0; order < kNumOrders; ++order) {
       Shelf& shelf = shelves_[order];
       LockGuard shelf_guard(shelf.lock);
-      while (!shelf.chains.empty()) add_to_reserve_locked(order, shelf.chains.pop_newest().chain);
+      while (!shelf.chains.empty()) add_to_reserve_locked(order, shelf.chains.pop_newest().chain, now_ms);
       __atomic_store_n(&shelf.blocks, 0, __ATOMIC_RELAXED);
     }
-    MetadataRing<StampedSpan>* rings[] = {&spare_regions_, &clean_regions_};
-    for (MetadataRing<StampedSpan>* ring : rings) {
-      while (!ring->empty()) {
-        const Span span = ring->pop_newest().span;
-        spare_bytes_ -= span_bytes(span);
-        count_free_bytes(-static_cast<int64_t>(span_bytes(span)));
-        add_region_to_reserve_locked(span);
-      }
-    }
+    while (!spare_regions_.empty()) add_spare_to_reserve_locked(spare_regions_.pop_newest().span, now_ms);
+    while (!clean_regions_.empty()) add_spare_to_reserve_locked(clean_regions_.pop_newest().span, kClean);
   }
   // A bitmap of the heap puts the blocks in address order (1/128 of the heap; the merge
   // scans the words between its lowest and highest block). Where that is large next to the
@@ -141,6 +138,7 @@ void CentralPool::merge_locked(bool every_chain) {
   if (pages != nullptr) platform_->unmap_metadata(pages, words * 8);
   note_reserve_counts_locked();
   fresh_since_merge_ = 0;
+  small_dirty_bytes_ = 0;  // joined into larger blocks, which a discard of the reserve reaches
   merges_++;
 }
 
@@ -164,7 +162,7 @@ void CentralPool::give_chain(unsigned order, const FreeChain& chain, uint64_t no
   }
   if (!shelved || now_ms >= __atomic_load_n(&next_idle_check_ms_, __ATOMIC_RELAXED)) {
     LockGuard guard(reserve_lock_);
-    if (!shelved) add_to_reserve_locked(order, chain);  // no room for its record: join the reserve
+    if (!shelved) add_to_reserve_locked(order, chain, now_ms);  // no room for its record
     return_idle_memory_locked(now_ms);
   }
 }
@@ -194,7 +192,7 @@ HeapError CentralPool::give_to(FreeingBumpHeap& heap, unsigned order, uint64_t m
     }
     if (newest.chain.count != 0) {
       LockGuard guard(reserve_lock_);
-      add_to_reserve_locked(order, newest.chain);
+      add_to_reserve_locked(order, newest.chain, platform_->now_ms());
     }
     return HeapError::kNone;
   }
@@ -228,23 +226,40 @@ HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {
     spare_bytes_ += span_bytes(rest);
     count_free_bytes(static_cast<int64_t>(span_bytes(rest)));
   } else {
-    add_region_to_reserve_locked(rest);
+    add_region_to_reserve_locked(rest, now);
   }
   return HeapError::kNone;
 }
 
-void CentralPool::add_to_reserve_locked(unsigned order, const FreeChain& chain) {
+// Blocks whose pages were last written at dirty_since_ms (kClean: given back already).
+void CentralPool::add_to_reserve_locked(unsigned order, const FreeChain& chain, uint64_t dirty_since_ms) {
   reserve_.give_free_blocks(order, chain);
   __atomic_store_n(&reserve_blocks_[order], reserve_.free_count(order), __ATOMIC_RELAXED);
+  note_dirty_locked(dirty_since_ms, order < kFirstPagedOrder ? chain_bytes(order, chain) : 0);
 }
 
 // A region cut into free blocks; what the cut leaves over (under 16 bytes) is in no block
 // and not counted.
-void CentralPool::add_region_to_reserve_locked(Span region) {
+void CentralPool::add_region_to_reserve_locked(Span region, uint64_t dirty_since_ms) {
   const uint64_t before = reserve_bytes_locked();
   reserve_.add_free_region(region);
   note_reserve_counts_locked();
   count_free_bytes(static_cast<int64_t>(reserve_bytes_locked() - before));
+  note_dirty_locked(dirty_since_ms, 0);
+}
+
+void CentralPool::add_spare_to_reserve_locked(Span spare, uint64_t dirty_since_ms) {
+  spare_bytes_ -= span_bytes(spare);
+  count_free_bytes(-static_cast<int64_t>(span_bytes(spare)));
+  add_region_to_reserve_locked(spare, dirty_since_ms);
+}
+
+// The reserve holds memory written since dirty_since_ms (the earliest such time counts), of
+// which small_bytes in blocks too small to give a page back before a merge.
+void CentralPool::note_dirty_locked(uint64_t dirty_since_ms, uint64_t small_bytes) {
+  if (dirty_since_ms == kClean) return;
+  if (dirty_since_ms < reserve_dirty_since_ms_) reserve_dirty_since_ms_ = dirty_since_ms;
+  small_dirty_bytes_ += small_bytes;
 }
 
 uint64_t CentralPool::reserve_bytes_locked() const {
@@ -261,50 +276,48 @@ void CentralPool::note_reserve_counts_locked() {
 
 // ---- Giving memory back ------------------------------------------------------------------------
 
-// Chains and spare regions nobody has taken for kIdleMs: their pages go back, and the chains
-// join the reserve (small blocks give their pages back once enough of them to merge).
+// Chains and spare regions nobody has taken for kIdleMs give their pages back: chains of
+// blocks that hold whole pages at once, small blocks once a merge has joined them; then
+// they join the reserve. Memory that has lain dirty in the reserve for as long goes back too.
 void CentralPool::return_idle_memory_locked(uint64_t now_ms) {
   if (now_ms < next_idle_check_ms_) return;
   __atomic_store_n(&next_idle_check_ms_, now_ms + kIdleCheckMs, __ATOMIC_RELAXED);
   for (unsigned order = 0; order < kNumOrders; ++order) {
     Shelf& shelf = shelves_[order];
     for (;;) {
-      FreeChain chain;
+      StampedChain idle;
       {
         LockGuard guard(shelf.lock);
         if (shelf.chains.empty() || shelf.chains.oldest().given_ms + kIdleMs > now_ms) break;
-        chain = shelf.chains.pop_oldest().chain;
-        __atomic_store_n(&shelf.blocks, shelf.blocks - chain.count, __ATOMIC_RELAXED);
+        idle = shelf.chains.pop_oldest();
+        __atomic_store_n(&shelf.blocks, shelf.blocks - idle.chain.count, __ATOMIC_RELAXED);
       }
       if (order >= kFirstPagedOrder) {
-        returned_bytes_ += discard_chain(order, chain);
+        returned_bytes_ += discard_chain(order, idle.chain);
+        add_to_reserve_locked(order, idle.chain, kClean);
       } else {
-        small_idle_bytes_ += chain_bytes(order, chain);
+        add_to_reserve_locked(order, idle.chain, idle.given_ms);
       }
-      add_to_reserve_locked(order, chain);
     }
   }
   while (!spare_regions_.empty() && spare_regions_.oldest().given_ms + kIdleMs <= now_ms) {
     const StampedSpan idle = spare_regions_.pop_oldest();
     returned_bytes_ += discard_span(idle.span);
-    if (!clean_regions_.push_newest(*platform_, idle)) {
-      spare_bytes_ -= span_bytes(idle.span);
-      count_free_bytes(-static_cast<int64_t>(span_bytes(idle.span)));
-      add_region_to_reserve_locked(idle.span);
-    }
+    if (!clean_regions_.push_newest(*platform_, idle)) add_spare_to_reserve_locked(idle.span, kClean);
   }
-  if (small_idle_bytes_ >= kSmallIdleMergeBytes) {
-    merge_locked(false);
+  if (reserve_dirty_since_ms_ != kClean && reserve_dirty_since_ms_ + kIdleMs <= now_ms) {
+    if (small_dirty_bytes_ >= kSmallIdleMergeBytes) merge_locked(false, now_ms);
     returned_bytes_ += discard_reserve_blocks_locked(kFirstPageSizedOrder);
-    small_idle_bytes_ = 0;
+    reserve_dirty_since_ms_ = kClean;
   }
 }
 
 uint64_t CentralPool::return_free_pages() {
+  const uint64_t now = platform_->now_ms();
   LockGuard guard(reserve_lock_);
-  merge_locked(true);
-  small_idle_bytes_ = 0;
+  merge_locked(true, now);
   const uint64_t returned = discard_reserve_blocks_locked(kFirstPageSizedOrder);
+  reserve_dirty_since_ms_ = kClean;
   returned_bytes_ += returned;
   return returned;
 }

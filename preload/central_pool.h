@@ -109,13 +109,15 @@ class CentralPool final : public MemorySource {
   Span take_spare_region_locked(uint64_t min_bytes);
   Span take_reserve_region_locked(uint64_t min_bytes);
   bool merge_due_locked() const;
-  void merge_locked(bool every_chain);
+  void merge_locked(bool every_chain, uint64_t now_ms);
   void return_idle_memory_locked(uint64_t now_ms);
   uint64_t discard_span(Span span);
   uint64_t discard_reserve_blocks_locked(unsigned first_order);
   uint64_t discard_chain(unsigned order, const FreeChain& chain);
-  void add_to_reserve_locked(unsigned order, const FreeChain& chain);
-  void add_region_to_reserve_locked(Span region);
+  void add_to_reserve_locked(unsigned order, const FreeChain& chain, uint64_t dirty_since_ms);
+  void add_region_to_reserve_locked(Span region, uint64_t dirty_since_ms);
+  void add_spare_to_reserve_locked(Span spare, uint64_t dirty_since_ms);
+  void note_dirty_locked(uint64_t dirty_since_ms, uint64_t small_bytes);
   uint64_t reserve_bytes_locked() const;
   void note_reserve_counts_locked();
   void count_free_bytes(int64_t delta) {
@@ -136,7 +138,11 @@ class CentralPool final : public MemorySource {
   uint64_t spare_bytes_ = 0;  // in both rings
   uint64_t free_bytes_ = 0;  // in chains, spare regions and the reserve; a hint (atomic)
   uint64_t fresh_since_merge_ = 0;
-  uint64_t small_idle_bytes_ = 0;  // idle blocks too small to give pages back unmerged
+  // The reserve's memory written since (kClean: all given back), and how much of it is in
+  // blocks too small to hold a page until a merge joins them.
+  static constexpr uint64_t kClean = ~uint64_t{0};
+  uint64_t reserve_dirty_since_ms_ = kClean;
+  uint64_t small_dirty_bytes_ = 0;
   uint64_t next_idle_check_ms_ = 0;
   uint64_t fresh_bytes_ = 0;
   uint64_t recycled_bytes_ = 0;

@@ -151,8 +151,11 @@ void print_stats_report() {
   out.text("  peak in use:     ").bytes(totals.peak_in_use)
       .text(" (blocks and huge blocks, counted to within 64 KiB per thread)\n");
   out.text("  allocated total: ").bytes(heaps.cumulative_bytes()).text(" in blocks\n");
+  uint64_t cached_bytes = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) cached_bytes += heaps.orders[order].free * block_bytes(order);
   out.text("  free:            ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
-      .text(" blocks and ").bytes(totals.pool.spare_bytes).text(" of spare regions\n");
+      .text(" blocks (").bytes(cached_bytes).text(" in thread caches) and ")
+      .bytes(totals.pool.spare_bytes).text(" of spare regions\n");
   out.text("  memory mapped:   ").bytes(totals.source.committed).text(" heap committed (")
       .bytes(totals.source.handed_out).text(" handed out), ").bytes(totals.source.huge_mapped)
       .text(" huge (").bytes(totals.source.huge_cached).text(" cached); peak ")

@@ -124,14 +124,14 @@ HeapError answer_trim_request(ThreadHeap& record) {
 }
 
 // A request whose order's list is empty takes blocks from the pool before the heap bumps,
-// a few at first and twice as many at each refill after (kFirstRefillBlocks).
+// one more at each refill (kRefillStepBlocks).
 HeapError refill_for(ThreadHeap& record, size_t size) {
   if (size > LinuxSource::kHugeThreshold) return HeapError::kNone;
   const unsigned order = order_for_size(size);
   if (record.heap.free_count(order) != 0) return HeapError::kNone;
   uint16_t& last = record.last_refill[order];
-  const uint64_t doubled = last == 0 ? kFirstRefillBlocks : 2 * uint64_t{last};
-  const uint64_t blocks = doubled < batch_size(order) ? doubled : batch_size(order);
+  const uint64_t grown = uint64_t{last} + kRefillStepBlocks;
+  const uint64_t blocks = grown < batch_size(order) ? grown : batch_size(order);
   last = static_cast<uint16_t>(blocks);
   const HeapError error = g_pool.give_to(record.heap, order, blocks);
   if (error != HeapError::kNone || record.heap.free_count(order) != 0 ||

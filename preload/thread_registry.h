@@ -34,10 +34,12 @@ inline constexpr CacheLimits kCacheLimits = make_cache_limits();
 
 constexpr uint64_t cache_limit(unsigned order) { return kCacheLimits.blocks[order]; }
 constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
-// A thread's first refill of an order takes this many blocks, each next one twice as many up
-// to batch_size (tcmalloc's slow start): a thread that needs a few blocks of an order does
-// not sit on a batch of them, which matters when hundreds of threads are alive at once.
-inline constexpr uint64_t kFirstRefillBlocks = 2;
+// A thread's first refill of an order takes this many blocks and each next one this many
+// more, up to batch_size (a slow start, as tcmalloc grows its per-thread lists by one): a
+// thread that needs a few blocks of an order does not sit on a batch of them, which adds up
+// when hundreds of threads are alive at once. Linear, not doubling: at the peak of a round of
+// 400 threads (threadchurn), their caches held 6.1 MiB this way and 9.2 MiB doubling.
+inline constexpr uint64_t kRefillStepBlocks = 1;
 
 struct ThreadHeap {
   constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}

@@ -135,6 +135,20 @@ TEST_F(PoolTest, MergingLetsFreedSmallBlocksServeALargerOrder) {
   }
 }
 
+TEST_F(PoolTest, MergedMemoryLeftIdleGoesBack) {
+  FreeingBumpHeap small(&pool_), large(&pool_);
+  const std::vector<void*> blocks = allocate(small, 40, (size_t{8} << 20) / 48);
+  free_all(small, blocks);
+  ASSERT_EQ(pool_.take_all_from(small), HeapError::kNone);
+  ASSERT_NE(large.allocate(4000), nullptr);  // merges: the chains' memory is in the reserve now
+  ASSERT_EQ(pool_.stats().merges, 1u);
+  EXPECT_EQ(platform_.discarded(), 0u);
+  platform_.advance_ms(CentralPool::kIdleMs + CentralPool::kIdleCheckMs);
+  FreeingBumpHeap other(&pool_);
+  ASSERT_NE(other.allocate(16), nullptr);  // a pool operation
+  EXPECT_GE(platform_.discarded(), (size_t{13} << 19));  // all but the 1 MiB region taken
+}
+
 TEST_F(PoolTest, NoMergeBeforeEnoughFreshMemoryWasTaken) {
   FreeingBumpHeap heap(&pool_);
   const std::vector<void*> blocks = allocate(heap, 40, (size_t{1} << 20) / 48);
