@@ -13,11 +13,10 @@ constexpr uint64_t kSmallestRecycledRegion = uint64_t{64} << 10;
 constexpr uint64_t kSmallestSpareRegion = uint64_t{4} << 10;
 // How many of the newest spare regions a request looks at for one that fits.
 constexpr size_t kSpareRegionsSearched = 8;
-// Merging is due when the pool holds at least this much and the platform has handed out at
-// least this much (or a sixteenth of the heap) since the last merge: its cost, linear in the
-// pool's blocks, is then paid for by fresh memory not taken.
+// Merging is due when the pool holds at least kMergeMinFreeBytes and at least as much, and
+// half of what it held after the last merge, has come in since: the merge's cost, linear in
+// the pool's blocks, is then paid for by the blocks that came in.
 constexpr uint64_t kMergeMinFreeBytes = uint64_t{4} << 20;
-constexpr uint64_t kMergeAfterFreshBytes = uint64_t{4} << 20;
 // Idle blocks too small to hold a whole page give their pages back only after a merge has
 // joined them; it runs once this much of them has gone idle.
 constexpr uint64_t kSmallIdleMergeBytes = uint64_t{1} << 20;
@@ -63,7 +62,6 @@ Span CentralPool::grow(uint64_t min_bytes) {
     if (!span.empty()) {
       raise_high_water(span.end);
       fresh_bytes_ += span_bytes(span);
-      fresh_since_merge_ += span_bytes(span);
     }
   }
   return span;
@@ -104,10 +102,9 @@ bool CentralPool::merge_due() {
 }
 
 bool CentralPool::merge_due_locked() const {
-  const uint64_t heap_bytes = high_water() - base();
-  const uint64_t after = heap_bytes / 16 > kMergeAfterFreshBytes ? heap_bytes / 16 : kMergeAfterFreshBytes;
+  const uint64_t arrived = __atomic_load_n(&arrived_since_merge_, __ATOMIC_RELAXED);
   return __atomic_load_n(&free_bytes_, __ATOMIC_RELAXED) >= kMergeMinFreeBytes &&
-         fresh_since_merge_ >= after;
+         arrived >= kMergeMinFreeBytes && arrived >= free_after_merge_ / 2;
 }
 
 // Merges the reserve's free blocks, with every chain and spare region first if asked (they
@@ -137,7 +134,8 @@ void CentralPool::merge_locked(bool every_chain, uint64_t now_ms) {
   reserve_.coalesce_free_blocks(scratch);
   if (pages != nullptr) platform_->unmap_metadata(pages, words * 8);
   note_reserve_counts_locked();
-  fresh_since_merge_ = 0;
+  free_after_merge_ = __atomic_load_n(&free_bytes_, __ATOMIC_RELAXED);
+  __atomic_store_n(&arrived_since_merge_, 0, __ATOMIC_RELAXED);
   small_dirty_bytes_ = 0;  // joined into larger blocks, which a discard of the reserve reaches
   merges_++;
 }
@@ -153,6 +151,7 @@ HeapError CentralPool::take_from(FreeingBumpHeap& heap, unsigned order, uint64_t
 
 void CentralPool::give_chain(unsigned order, const FreeChain& chain, uint64_t now_ms) {
   count_free_bytes(static_cast<int64_t>(chain_bytes(order, chain)));
+  __atomic_fetch_add(&arrived_since_merge_, chain_bytes(order, chain), __ATOMIC_RELAXED);
   Shelf& shelf = shelves_[order];
   bool shelved;
   {
@@ -225,6 +224,7 @@ HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {
       spare_regions_.push_newest(*platform_, StampedSpan{rest, now})) {
     spare_bytes_ += span_bytes(rest);
     count_free_bytes(static_cast<int64_t>(span_bytes(rest)));
+    __atomic_fetch_add(&arrived_since_merge_, span_bytes(rest), __ATOMIC_RELAXED);
   } else {
     add_region_to_reserve_locked(rest, now);
   }

@@ -14,10 +14,10 @@
 //   lock (regions). Blocks taken back are the most recently given (their cache lines are the
 //   likeliest to be warm); an order with no chain left is served from the reserve's lists.
 // - Memory freed in one size class serves another through merging: when a heap needs bump
-//   space that neither a spare region nor the reserve can give, and enough fresh memory has
-//   been taken since the last merge, every chain joins the reserve, whose free blocks are put
-//   in address order and joined into the largest blocks they form (lib/heap_merge.cc). The
-//   merge's cost is paid for by the fresh memory it saves.
+//   space that neither a spare region nor the reserve can give, and enough memory has come
+//   into the pool since the last merge, every chain joins the reserve, whose free blocks are
+//   put in address order and joined into the largest blocks they form (lib/heap_merge.cc).
+//   The merge's cost is paid for by the blocks that came in.
 // - Memory comes back with hysteresis (jemalloc's decay in its simplest form, see
 //   ../shared/ANCHORS.md): a chain or spare region that nobody has taken for kIdleMs goes to
 //   the reserve and its whole pages to the kernel, at once for blocks that span pages, after
@@ -137,7 +137,8 @@ class CentralPool final : public MemorySource {
   MetadataRing<StampedSpan> clean_regions_;
   uint64_t spare_bytes_ = 0;  // in both rings
   uint64_t free_bytes_ = 0;  // in chains, spare regions and the reserve; a hint (atomic)
-  uint64_t fresh_since_merge_ = 0;
+  uint64_t arrived_since_merge_ = 0;  // bytes given to the pool since the last merge (atomic)
+  uint64_t free_after_merge_ = 0;
   // The reserve's memory written since (kClean: all given back), and how much of it is in
   // blocks too small to hold a page until a merge joins them.
   static constexpr uint64_t kClean = ~uint64_t{0};

@@ -149,12 +149,12 @@ TEST_F(PoolTest, MergedMemoryLeftIdleGoesBack) {
   EXPECT_GE(platform_.discarded(), (size_t{13} << 19));  // all but the 1 MiB region taken
 }
 
-TEST_F(PoolTest, NoMergeBeforeEnoughFreshMemoryWasTaken) {
+TEST_F(PoolTest, NoMergeBeforeEnoughMemoryCameIn) {
   FreeingBumpHeap heap(&pool_);
   const std::vector<void*> blocks = allocate(heap, 40, (size_t{1} << 20) / 48);
   free_all(heap, blocks);
   ASSERT_EQ(pool_.take_all_from(heap), HeapError::kNone);
-  EXPECT_FALSE(pool_.merge_due());  // 1 MiB free, 1 MiB taken: not worth a merge yet
+  EXPECT_FALSE(pool_.merge_due());  // 1 MiB came in: not worth a merge yet
   EXPECT_NE(heap.allocate(4000), nullptr);
   EXPECT_EQ(pool_.stats().merges, 0u);
 }
