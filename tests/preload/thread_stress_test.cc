@@ -1,6 +1,8 @@
-// Threads on libfreebump (linked in): blocks stamped with cookies and freed by other
-// threads, threads created and destroyed over and over, producer/consumer memory that stays
-// bounded, and allocation after a thread's cache was flushed at exit.
+// Threads on libfreebump: blocks stamped with cookies and freed by other threads, threads
+// created and destroyed over and over, producer/consumer memory that stays bounded, and
+// allocation after a thread's cache was flushed at exit. Built twice (allocator_under_test.h):
+// on the overrides, and on the fb_ names beside the system allocator, which the *_tsan and
+// *_asan legs build with ThreadSanitizer and AddressSanitizer.
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -12,8 +14,16 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/preload/allocator_under_test.h"
 
 namespace {
+
+using freebump::testing::test_aligned_alloc;
+using freebump::testing::test_free;
+using freebump::testing::test_heap_bytes;
+using freebump::testing::test_malloc;
+using freebump::testing::test_realloc;
+using freebump::testing::test_usable_size;
 
 // A stamped block records its size in its first 8 bytes, then a cookie derived from its
 // address and size, and the cookie again in its last 8 bytes: any block that moves between
@@ -26,7 +36,7 @@ uint64_t cookie(const void* p, size_t size) {
 
 void* stamped_alloc(size_t size) {
   if (size < kMinStamped) size = kMinStamped;
-  auto* p = static_cast<uint8_t*>(malloc(size));
+  auto* p = static_cast<uint8_t*>(test_malloc(size));
   if (p == nullptr) return nullptr;
   const uint64_t size64 = size, value = cookie(p, size);
   memcpy(p, &size64, 8);
@@ -41,10 +51,10 @@ bool check_and_free(void* block) {
   uint64_t size, head, tail = 0;
   memcpy(&size, p, 8);
   memcpy(&head, p + 8, 8);
-  const bool sane = size >= kMinStamped && size <= malloc_usable_size(block);
+  const bool sane = size >= kMinStamped && size <= test_usable_size(block);
   if (sane) memcpy(&tail, p + size - 8, 8);
   const bool intact = sane && head == cookie(p, size) && tail == head;
-  free(block);
+  test_free(block);
   return intact;
 }
 
@@ -100,7 +110,7 @@ TEST(ThreadStress, ProducerConsumerMemoryStaysBounded) {
   constexpr int kQueue = 1024;
   std::vector<std::atomic<void*>> queue(kQueue);
   for (auto& entry : queue) entry.store(nullptr);
-  const size_t handed_out_before = mallinfo2().arena;
+  const size_t handed_out_before = test_heap_bytes();
   std::thread producer([&] {
     for (int i = 0; i < kBlocks; ++i) {
       void* p = stamped_alloc(48 + i % 64);
@@ -124,27 +134,27 @@ TEST(ThreadStress, ProducerConsumerMemoryStaysBounded) {
   consumer.join();
   // 2 million blocks of up to 128 bytes (~250 MiB in all) went through a 1024-entry queue.
   // Live data never exceeds ~150 KiB; allow the caches and the central pool their share.
-  const size_t grown = mallinfo2().arena - handed_out_before;
+  const size_t grown = test_heap_bytes() - handed_out_before;
   EXPECT_LT(grown, size_t{16} << 20) << "memory piled up in the consumer";
 }
 
 // Threads that come and go: their caches are flushed to the central pool at exit and their
 // heap records reused, so the memory handed out stays bounded across generations.
 TEST(ThreadStress, ExitedThreadsGiveTheirMemoryBack) {
-  const size_t handed_out_before = mallinfo2().arena;
+  const size_t handed_out_before = test_heap_bytes();
   for (int generation = 0; generation < 40; ++generation) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([] {
         std::vector<void*> blocks;
-        for (int i = 0; i < 20000; ++i) blocks.push_back(malloc(16 + i % 200));
-        for (void* p : blocks) free(p);
+        for (int i = 0; i < 20000; ++i) blocks.push_back(test_malloc(16 + i % 200));
+        for (void* p : blocks) test_free(p);
       });
     }
     for (std::thread& thread : threads) thread.join();
   }
   // One generation needs ~8 MiB; forty without reuse would need 320 MiB.
-  EXPECT_LT(mallinfo2().arena - handed_out_before, size_t{48} << 20);
+  EXPECT_LT(test_heap_bytes() - handed_out_before, size_t{48} << 20);
 }
 
 // Blocks that overflow a thread's cache go to the central pool; realloc and aligned
@@ -153,16 +163,16 @@ TEST(ThreadStress, ExitedThreadsGiveTheirMemoryBack) {
 TEST(ThreadStress, ReallocAndAlignedAllocationReuseTheCentralPool) {
   std::vector<void*> blocks(20000);
   auto round = [&] {
-    for (void*& p : blocks) p = realloc(malloc(8), 40);  // moves from order 0 to order 2
-    for (void* p : blocks) free(p);
-    for (void*& p : blocks) p = aligned_alloc(64, 40);
-    for (void* p : blocks) free(p);
+    for (void*& p : blocks) p = test_realloc(test_malloc(8), 40);  // moves from order 0 to order 2
+    for (void* p : blocks) test_free(p);
+    for (void*& p : blocks) p = test_aligned_alloc(64, 40);
+    for (void* p : blocks) test_free(p);
   };
   round();  // puts the size classes in play
-  const size_t handed_out = mallinfo2().arena;
+  const size_t handed_out = test_heap_bytes();
   for (int i = 0; i < 40; ++i) round();
   // Each round moves ~3 MiB through the lists; without reuse, 40 rounds need 120 MiB.
-  EXPECT_LT(mallinfo2().arena - handed_out, size_t{8} << 20);
+  EXPECT_LT(test_heap_bytes() - handed_out, size_t{8} << 20);
 }
 
 // A later pthread key's destructor runs after libfreebump's own (it was created first) and
@@ -171,19 +181,20 @@ pthread_key_t g_late_key;
 std::atomic<int> g_late_destructor_ok{0};
 
 void late_destructor(void* value) {
-  free(value);  // a block from the thread's own (already flushed) heap
-  void* again = malloc(1000);
+  test_free(value);  // a block from the thread's own (already flushed) heap
+  void* again = test_malloc(1000);
   memset(again, 1, 1000);
-  free(again);
+  test_free(again);
   g_late_destructor_ok++;
 }
 
 TEST(ThreadStress, AllocationAfterTheThreadCacheWasFlushed) {
+  test_free(test_malloc(1));  // libfreebump's key first, as in a program that has allocated
   ASSERT_EQ(pthread_key_create(&g_late_key, late_destructor), 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([] {
-      void* p = malloc(100);
+      void* p = test_malloc(100);
       pthread_setspecific(g_late_key, p);
     });
   }
