@@ -5,10 +5,14 @@
 //
 // A tag is a little-endian u64 stored at (payload - 8):
 //
-//    63            48 47                                         8 7       3 2     0
-//   +----------------+--------------------------------------------+---------+-------+
-//   |   check (16)   |                 value (40)                 | order(5)| kind  |
-//   +----------------+--------------------------------------------+---------+-------+
+//    63            48 47                                    V V-1         3 2     0
+//   +----------------+---------------------------------------+-------------+-------+
+//   |   check (16)   |              value (48 - V)            |order (V - 3)| kind  |
+//   +----------------+---------------------------------------+-------------+-------+
+//
+//   V = 8 + log2(C), C the classes per doubling of the build (size_classes.h): the order field
+//   is 5 bits for 1 class per doubling (32 orders), 6 for 2, 7 for 4; the value takes the
+//   rest (40, 39 or 38 bits).
 //
 //   kind   name      order         value
 //   ----   -------   -----------   ---------------------------------------------------
@@ -33,8 +37,8 @@
 //   elsewhere decodes with a wrong check (a 1 in 65536 chance to pass) instead of being
 //   trusted. A double free finds a FREE tag where a USED one must be.
 // - Links and offsets are relative to the heap base, so a heap's tags are the same bytes on
-//   x86-64 and wasm32 for the same sequence of calls, and 40 bits of 8-byte units cover an
-//   8 TiB heap.
+//   x86-64 and wasm32 for the same sequence of calls, and 38 bits of 8-byte units (the
+//   narrowest value field) cover a 2 TiB heap.
 // - The free-list link lives in the header, not in the payload: a write after free into a
 //   payload cannot redirect the free list.
 // - The check splits into a part that depends only on the address (one multiply) and a
@@ -59,9 +63,10 @@ enum class TagKind : uint8_t {
 
 inline constexpr unsigned kTagKindBits = 3;
 inline constexpr unsigned kTagOrderShift = 3;
-inline constexpr unsigned kTagValueShift = 8;
-inline constexpr unsigned kTagValueBits = 40;
+inline constexpr unsigned kTagOrderMask = kNumOrders - 1;
+inline constexpr unsigned kTagValueShift = kTagOrderShift + kOrderBits;
 inline constexpr unsigned kTagCheckShift = 48;
+inline constexpr unsigned kTagValueBits = kTagCheckShift - kTagValueShift;
 inline constexpr uint64_t kTagValueMask = (uint64_t{1} << kTagValueBits) - 1;
 inline constexpr uint64_t kHugeUnitBytes = 4096;
 inline constexpr uint64_t kTagCheckMultiplier = 0x9E3779B97F4A7C15ull;
@@ -102,14 +107,14 @@ class TagCodec {
     const unsigned kind_bits = static_cast<unsigned>(tag & ((1u << kTagKindBits) - 1));
     const TagKind kind = kind_bits >= 1 && kind_bits <= 4 ? static_cast<TagKind>(kind_bits)
                                                           : TagKind::kInvalid;
-    return DecodedTag{kind, static_cast<unsigned>((tag >> kTagOrderShift) & 31),
+    return DecodedTag{kind, static_cast<unsigned>((tag >> kTagOrderShift) & kTagOrderMask),
                       (tag >> kTagValueShift) & kTagValueMask, seal(header, low) == tag};
   }
 
   // Fields read straight off a tag, for fast paths that then re-encode and compare the whole
   // tag instead of decoding it field by field.
   static constexpr unsigned order_of(uint64_t tag) {
-    return static_cast<unsigned>((tag >> kTagOrderShift) & 31);
+    return static_cast<unsigned>((tag >> kTagOrderShift) & kTagOrderMask);
   }
   static constexpr uint64_t value_of(uint64_t tag) { return (tag >> kTagValueShift) & kTagValueMask; }
 

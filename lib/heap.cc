@@ -8,8 +8,9 @@ constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
 }
 
 // A shrinking realloc moves the block when it would then fit an order at least this many
-// steps smaller, so a large buffer cut down to a few bytes goes back to its free list.
-constexpr unsigned kShrinkMoveOrders = 2;
+// steps smaller (two doublings: a quarter of the block or less), so a large buffer cut down
+// to a few bytes goes back to its free list.
+constexpr unsigned kShrinkMoveOrders = 2 * kClassesPerDoubling;
 
 // A huge block's payload starts 16 bytes into its page-aligned mapping (tag at +8).
 constexpr uint64_t kHugePayloadOffset = 16;
@@ -337,9 +338,13 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
   uint64_t want = bump_end_ == 0 ? whole : bytes - (bump_end_ > bump_ ? bump_end_ - bump_ : 0);
   for (;;) {
     Span span = source_->grow(want);
-    // Out of memory: merge this heap's free blocks and bump through the smallest region
-    // that holds the block (freed memory then serves any size, not only its own).
-    if (span.empty() && kCoalescing) span = take_free_region(bytes, bytes, true);
+    // Out of memory: merge this heap's free blocks, the bump region's tail among them (it
+    // may border on free blocks), and bump through the smallest region that holds the block
+    // (freed memory then serves any size, not only its own).
+    if (span.empty() && kCoalescing) {
+      retire_bump_tail();
+      span = take_free_region(bytes, bytes, true);
+    }
     if (span.empty() || !adopt_span(span)) return false;
     if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) >= bytes) return true;
     want = whole;

@@ -1,8 +1,9 @@
 // The freeing-bump heap: the allocator core.
 //
 // Design (after Substrate's sc-allocator, see ../shared/ANCHORS.md):
-// - Power-of-two orders (size_classes.h); every block carries an 8-byte header tag
-//   (header_tag.h) naming its order while it is in use and its successor while it is free.
+// - Size classes ("orders", 1, 2 or 4 per doubling: size_classes.h); every block carries an
+//   8-byte header tag (header_tag.h) naming its order while it is in use and its successor
+//   while it is free.
 // - One LIFO free list per order, threaded through the free blocks' tags. A freed block only
 //   ever serves its own order: nothing is split or merged, so allocate and free are O(1).
 // - Fresh blocks are carved from a bump region that a MemorySource grows. When the source

@@ -22,11 +22,11 @@ namespace {
 // no bigger array can be mapped do chains join an overflow list, to be walked when taken.
 constexpr size_t kFirstCentralSlots = 4096 / sizeof(FreeChain);
 // malloc_trim gives back the pages inside free blocks of at least two pages.
-constexpr unsigned kFirstTrimmedOrder = 10;
+constexpr unsigned kFirstTrimmedOrder = order_for_size(8 << 10);
 // Blocks of 128 KiB and more that a thread's cache cannot keep go back to the central pool
 // with their pages given back once the pool holds more than kCentralKeepBytes: a program
 // that frees many large blocks shrinks, one that reuses them soon does not pay page faults.
-constexpr unsigned kFirstReturnedOrder = 14;
+constexpr unsigned kFirstReturnedOrder = order_for_size(128 << 10);
 constexpr uint64_t kCentralKeepBytes = uint64_t{32} << 20;
 // A heap that needs fresh memory first takes merged free blocks from the central pool once
 // the pool holds this much, and merges again after this much (or half the pool) came in.
