@@ -7,10 +7,10 @@ constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
   return (value + alignment - 1) & ~(alignment - 1);
 }
 
-// A shrinking realloc moves the block when it would then fit an order at least this many
-// steps smaller (two doublings: a quarter of the block or less), so a large buffer cut down
-// to a few bytes goes back to its free list.
-constexpr unsigned kShrinkMoveOrders = 2 * kClassesPerDoubling;
+// A shrinking realloc cuts the block down to the smaller order (the rest becomes free
+// blocks) when that is at least this many steps smaller: one doubling, so that a buffer
+// shrunk to a fraction of itself does not keep its memory, and small trims cut nothing.
+constexpr unsigned kShrinkCutOrders = kClassesPerDoubling;
 
 // A huge block's payload starts 16 bytes into its page-aligned mapping (tag at +8).
 constexpr uint64_t kHugePayloadOffset = 16;
@@ -192,16 +192,8 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   } else if (!stays_huge) {
     const unsigned new_order = order_for_size(size);
     if (size <= usable) {
-      if (!unaligned_block || new_order + kShrinkMoveOrders > block.order) return payload;
-      void* moved = allocate_order(new_order);
-      if (moved == nullptr) {  // Keeping the bigger block is a fine answer too.
-        last_error_ = HeapError::kNone;
-        return payload;
-      }
-      __builtin_memcpy(moved, payload, size);
-      release(block.header, block.order);
-      *freed_order = block.order;
-      return moved;
+      if (unaligned_block && new_order + kShrinkCutOrders <= block.order) cut_block(block, new_order);
+      return payload;
     }
     if (unaligned_block && extend_at_top(block, new_order)) return payload;
   }
@@ -211,6 +203,22 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   release_block(block);
   if (!block.huge) *freed_order = block.order;
   return moved;
+}
+
+void FreeingBumpHeap::cut_block(const LiveBlock& block, unsigned new_order) {
+  const uintptr_t cut = block.header + static_cast<uintptr_t>(block_bytes(new_order));
+  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  FREEBUMP_COUNT(stats_.orders[new_order].live++);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order) - block_bytes(new_order));
+  store_tag(block.header, codec_.used(block.header, new_order));
+  if (block.payload_end == bump_) {
+    // At the top of the bump region the rest is simply bumped through again; it has been
+    // written, so it no longer counts as fresh (zeroed) memory.
+    bump_ = cut;
+    bump_recycled_ = true;
+  } else {
+    carve_free_region(cut, block.payload_end);
+  }
 }
 
 void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {

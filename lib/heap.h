@@ -320,6 +320,7 @@ class FreeingBumpHeap {
   void retire_bump_tail();
   uintptr_t carve_free_region(uintptr_t begin, uintptr_t end);
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
+  void cut_block(const LiveBlock& block, unsigned new_order);
 
   MemorySource* source_;
   uint64_t check_key_;

@@ -240,15 +240,86 @@ TEST(Heap, ReallocKeepsContentsInPlaceAndWhenMoving) {
   size_t usable = 0;
   ASSERT_EQ(h.heap().usable_size(grown, &usable), HeapError::kNone);
   EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(order_for_size(5000))));
-  // Shrinking to a quarter or less moves to the smaller order and frees the big block.
+  // Shrinking by a doubling or more cuts the block where it is (at the top of the bump
+  // region, the bump pointer comes back).
   void* shrunk = h.heap().reallocate(grown, 10);
-  EXPECT_NE(shrunk, grown);
+  EXPECT_EQ(shrunk, grown);
   EXPECT_EQ(pattern_intact(shrunk, 10, 2), 10u);
-  EXPECT_EQ(h.heap().stats().orders[order_for_size(5000)].free, 1u);
+  ASSERT_EQ(h.heap().usable_size(shrunk, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(order_for_size(10))));
+  EXPECT_EQ(h.heap().allocate(8), static_cast<uint8_t*>(shrunk) + block_bytes(order_for_size(10)));
   // realloc(NULL, n) allocates.
   void* fresh = h.heap().reallocate(nullptr, 64);
   EXPECT_NE(fresh, nullptr);
   EXPECT_EQ(h.heap().free(blocker), HeapError::kNone);
+}
+
+// A block cut down in the middle of the heap leaves its tail as free blocks that serve other
+// requests; a small trim (less than a doubling) keeps the block whole.
+TEST(Heap, ShrinkingCutsTheBlockAndFreesItsTail) {
+  BufferHeap h(1u << 20);
+  void* big = h.heap().allocate(4000);
+  void* after = h.heap().allocate(8);  // big is no longer at the top of the bump region
+  fill_pattern(big, 4000, 5);
+  const uint64_t big_bytes = block_bytes(order_for_size(4000));
+  const unsigned small_order = order_for_size(1000);
+  EXPECT_EQ(h.heap().reallocate(big, 3000), big);  // less than a doubling: nothing cut
+  size_t usable = 0;
+  ASSERT_EQ(h.heap().usable_size(big, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, static_cast<size_t>(big_bytes - kHeaderBytes));
+  EXPECT_EQ(h.heap().reallocate(big, 1000), big);
+  EXPECT_EQ(pattern_intact(big, 1000, 5), 1000u);
+  ASSERT_EQ(h.heap().usable_size(big, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(small_order)));
+  const HeapStats& stats = h.heap().stats();
+  uint64_t free_bytes = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) free_bytes += stats.orders[order].free * block_bytes(order);
+  EXPECT_EQ(free_bytes, big_bytes - block_bytes(small_order));
+  EXPECT_EQ(stats.bytes_in_use, block_bytes(small_order) + 16);
+  // The tail's first free block is reused in place of fresh memory.
+  const uint64_t handed_out = h.source().bytes_handed_out();
+  void* reused = nullptr;
+  for (unsigned order = 0; order < kNumOrders && reused == nullptr; ++order) {
+    if (stats.orders[order].free != 0) reused = h.heap().allocate(static_cast<size_t>(usable_bytes(order)));
+  }
+  EXPECT_GT(addr(reused), addr(big));
+  EXPECT_LT(addr(reused), addr(after));
+  EXPECT_EQ(h.source().bytes_handed_out(), handed_out);
+  for (void* p : {big, after, reused}) EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+}
+
+// A source whose spans are known to be zero (as fresh wasm pages are), so that the heap skips
+// clearing fresh memory.
+class ZeroedSource final : public MemorySource {
+ public:
+  ZeroedSource(uint8_t* buffer, uint64_t bytes)
+      : MemorySource(kNoHugeBlocks, true), begin_(addr(buffer)), end_(addr(buffer) + bytes) {}
+  Span grow(uint64_t min_bytes) override {
+    if (given_ || end_ - begin_ < min_bytes) return Span{};
+    given_ = true;
+    raise_high_water(end_);
+    return Span{begin_, end_};
+  }
+  uintptr_t base() const override { return begin_; }
+
+ private:
+  uintptr_t begin_;
+  uintptr_t end_;
+  bool given_ = false;
+};
+
+// Memory the bump pointer returns to after a cut has been written: calloc must clear it.
+TEST(Heap, ZeroedAllocationAfterACutAtTheTopIsZero) {
+  alignas(16) static uint8_t buffer[64 << 10];  // zero, as static storage starts
+  ZeroedSource source(buffer, sizeof buffer);
+  FreeingBumpHeap heap(&source);
+  void* big = heap.allocate(4000);
+  memset(big, 0xEE, 4000);
+  ASSERT_EQ(heap.reallocate(big, 16), big);
+  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(2000));
+  ASSERT_NE(zeroed, nullptr);
+  EXPECT_LT(addr(zeroed), addr(big) + 4000);  // it reuses the cut memory
+  for (size_t i = 0; i < 2000; ++i) ASSERT_EQ(zeroed[i], 0) << i;
 }
 
 TEST(Heap, AFailedReallocLeavesTheBlockIntact) {
