@@ -55,16 +55,20 @@
 #define FREEBUMP_COUNT(statement) static_cast<void>(0)
 #endif
 
-// The fast paths are forced inline into their callers for speed, except in builds optimised
-// for size (the wasm modules), where one out-of-line copy is smaller.
-// Their failure paths stay out of line for the same reason (the callers then need no stack
-// frame), except where size matters more.
-#if defined(__OPTIMIZE_SIZE__)
-#define FREEBUMP_FAST_PATH inline
-#define FREEBUMP_COLD
-#else
+// Inline fast paths (try_pop, try_free, forced inline into their callers) in front of the
+// checking paths: on for speed, off where code size comes first (the freestanding wasm32
+// module keeps only the checking paths). //lib:core sets it for each platform.
+// The failure paths stay out of line where the fast paths are inline (the callers then need
+// no stack frame).
+#ifndef FREEBUMP_INLINE_FAST_PATHS
+#define FREEBUMP_INLINE_FAST_PATHS 1
+#endif
+#if FREEBUMP_INLINE_FAST_PATHS
 #define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
 #define FREEBUMP_COLD __attribute__((noinline, cold))
+#else
+#define FREEBUMP_FAST_PATH inline
+#define FREEBUMP_COLD
 #endif
 
 namespace freebump {
@@ -281,7 +285,7 @@ class FreeingBumpHeap {
            header >= codec_.base() + kHeaderBytes && header < known_high_water_;
   }
   void refresh_known_high_water() {
-#if !defined(__OPTIMIZE_SIZE__)  // only the fast paths read it, and size-optimised builds have none
+#if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
     known_high_water_ = source_->high_water();
 #endif
   }
@@ -320,7 +324,7 @@ class FreeingBumpHeap {
   void retire_bump_tail();
   uintptr_t carve_free_region(uintptr_t begin, uintptr_t end);
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
-  void cut_block(const LiveBlock& block, unsigned new_order);
+  void cut_at_top(const LiveBlock& block, unsigned new_order);
 
   MemorySource* source_;
   uint64_t check_key_;
