@@ -6,6 +6,9 @@
     setting_test(name = "t_b", test = ":t", settings = {"//pkg:x": "b"})
         runs the test `:t` (any test: cc_test, sh_test, wasm_test) built with those setting
         values, so one `bazel test //...` runs the same test under several build variants.
+
+    setting_files(name = "f_b", target = ":f", settings = {"//pkg:x": "b"})
+        the file of `:f` built with those values, as f_b.<its extension>.
 """
 
 def _string_setting_impl(ctx):
@@ -24,6 +27,7 @@ string_setting = rule(
 # is the one place that does.
 _TRANSITIONED_SETTINGS = [
     "//lib:classes_per_doubling",
+    "//lib:size_probe",
 ]
 
 def _settings_transition_impl(settings, attr):
@@ -36,6 +40,28 @@ _settings_transition = transition(
     implementation = _settings_transition_impl,
     inputs = _TRANSITIONED_SETTINGS,
     outputs = _TRANSITIONED_SETTINGS,
+)
+
+def _setting_files_impl(ctx):
+    # Under this rule's own name (the target's outputs keep their paths in every
+    # configuration, so its runfiles would collide with the untransitioned target's).
+    outputs = []
+    for file in ctx.attr.target[0][DefaultInfo].files.to_list():
+        output = ctx.actions.declare_file(ctx.label.name + ("." + file.extension if file.extension else ""))
+        ctx.actions.symlink(output = output, target_file = file)
+        outputs.append(output)
+    return [DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs))]
+
+setting_files = rule(
+    implementation = _setting_files_impl,
+    attrs = {
+        "target": attr.label(mandatory = True, cfg = _settings_transition),
+        "settings": attr.string_dict(mandatory = True),
+        "_allowlist_function_transition": attr.label(
+            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
+        ),
+    },
+    doc = "The files of `target` built with other values of our build settings.",
 )
 
 def _setting_test_impl(ctx):

@@ -51,7 +51,15 @@
 
 #include "lib/size_classes.h"
 
+// FREEBUMP_TAG_CHECKS=0 builds tags without their check bits (all zero): only for measuring
+// what the check costs in code (//lib:size_probe, the wasm size figures), never shipped.
+#ifndef FREEBUMP_TAG_CHECKS
+#define FREEBUMP_TAG_CHECKS 1
+#endif
+
 namespace freebump {
+
+inline constexpr bool kTagChecks = FREEBUMP_TAG_CHECKS != 0;
 
 enum class TagKind : uint8_t {
   kInvalid = 0,
@@ -133,10 +141,10 @@ class TagCodec {
   }
   // The address's part of the check: computed once, it serves every tag at that address.
   constexpr uint64_t where(uintptr_t header) const {
-    return (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift;
+    return kTagChecks ? (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift : 0;
   }
   static constexpr uint64_t fold(uint64_t low48) {
-    return (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF;
+    return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
   }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order) {
