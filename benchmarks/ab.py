@@ -46,8 +46,11 @@ PEERS = [  # (label, Debian package, library file)
 ]
 
 # The Python workload is shared with the end-to-end test of the preload library.
-PYTHON_THREADS = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "tests",
-                              "preload", "python_threads.py")
+HERE = os.path.dirname(os.path.realpath(__file__))
+PYTHON_THREADS = os.path.join(HERE, "..", "tests", "preload", "python_threads.py")
+# Object-heavy real programs: SQLite's own allocations, and Python with every object a malloc block.
+SQLITE_WORKLOAD = os.path.join(HERE, "sqlite_workload.py")
+PYTHON_OBJECTS = os.path.join(HERE, "python_objects.py")
 
 CXX_PROGRAM = r"""
 #include <algorithm>
@@ -70,8 +73,9 @@ int main() {
 
 
 class Workload:
-    def __init__(self, name, argv, what, cwd=None):
+    def __init__(self, name, argv, what, cwd=None, env=None):
         self.name, self.argv, self.what, self.cwd = name, argv, what, cwd
+        self.env = env or {}  # set for every allocator alike
 
 
 def default_workloads(args, work):
@@ -101,6 +105,13 @@ def default_workloads(args, work):
         Workload("python3", [sys.executable, PYTHON_THREADS,
                              str(max(1000, int(300000 * scale)))],
                  "python3, 4 threads building dicts of lists and strings"),
+        Workload("sqlite3", [sys.executable, SQLITE_WORKLOAD, str(max(1000, int(400000 * scale)))],
+                 "python3's sqlite3: an in-memory database of %d rows by INSERTs, two CREATE "
+                 "INDEX, queries, DELETE, UPDATE" % max(1000, int(400000 * scale))),
+        Workload("py-objects", [sys.executable, PYTHON_OBJECTS, str(max(1000, int(120000 * scale)))],
+                 "python3 with PYTHONMALLOC=malloc (every object a malloc block): %d records of "
+                 "strings, lists, dicts, tuples, with churn" % max(1000, int(120000 * scale)),
+                 env={"PYTHONMALLOC": "malloc"}),
         Workload("g++", ["g++", "-std=c++17", "-O2", "-c", os.path.join(work, "program.cc"), "-o",
                          os.path.join(work, "program.o")],
                  "g++ -O2 compiling a file with <map>, <unordered_map>, <iostream> (scale ignored)"),
@@ -122,6 +133,12 @@ def default_workloads(args, work):
 def find_allocators(args):
     """[(label, library path or None)]: glibc first, then what is installed."""
     allocators = [("glibc", None), ("libfreebump", os.path.realpath(args.library))]
+    for item in args.compare:
+        label, _, path = item.partition("=")
+        if not label.startswith("libfreebump") or not path or not os.path.exists(path):
+            sys.exit("ab: --compare wants libfreebump-NAME=PATH to an existing library, not %r" % item)
+        allocators.append((label, os.path.realpath(os.path.join(os.environ.get(
+            "BUILD_WORKING_DIRECTORY", os.getcwd()), path))))
     for label, package, filename in PEERS:
         for directory in LIBRARY_DIRS:
             path = os.path.join(directory, filename)
@@ -135,7 +152,7 @@ def find_allocators(args):
         known = {label for label, _ in allocators}
         if set(wanted) - known:
             sys.exit("ab: unknown or missing allocator(s): %s" % ", ".join(sorted(set(wanted) - known)))
-        allocators = [a for a in allocators if a[0] == "glibc" or a[0] in wanted]
+        allocators = [a for a in allocators if a[0] == "glibc" or a[0] in wanted or a[0].startswith("libfreebump-")]
     return allocators
 
 
@@ -155,13 +172,14 @@ def run_once(workload, label, library, work, args, prove=False):
     settings = []
     if library:
         settings.append("LD_PRELOAD=" + library)
-    if label == "libfreebump":
+    if label.startswith("libfreebump"):
         settings.append("FREEBUMP_STATS=1")
     debug_dir = None
     if prove:
         debug_dir = tempfile.mkdtemp(prefix="ld-debug-", dir=work)
         settings += ["LD_DEBUG=bindings", "LD_DEBUG_OUTPUT=" + os.path.join(debug_dir, "bindings")]
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "LD_DEBUG", "LD_DEBUG_OUTPUT")}
+    env.update(workload.env)
     result_file = os.path.join(work, "measure.txt")
     with tempfile.TemporaryFile(dir=work) as out, tempfile.TemporaryFile(dir=work) as err:
         try:
@@ -189,7 +207,7 @@ def run_once(workload, label, library, work, args, prove=False):
               "sys": int(fields["sys_us"]) / 1e6,
               "rss_kib": int(fields["maxrss_kib"]), "digest": digest,
               "metrics": parse_metrics(stderr.decode(errors="replace"))}
-    if label == "libfreebump":
+    if label.startswith("libfreebump"):
         # Some programs close stderr before exit (GNU sort does): the report then cannot
         # appear, and the LD_DEBUG proof is what counts.
         result["stats"] = b"libfreebump: statistics for pid" in stderr
@@ -291,7 +309,7 @@ def measure(workload, allocators, args, work, progress):
             elif first["digest"] != reference["digest"] and not args.ignore_output:
                 raise RunFailure("OUTPUT DIFFERS from glibc's")
             entry["proof"] = first.get("proof", "not checked (--no-proof)")
-            if label == "libfreebump":
+            if label.startswith("libfreebump"):
                 entry["stats_reports"] = int(first["stats"])
             entry["warmup_wall"] = first["wall"]
         except RunFailure as failure:
@@ -432,6 +450,9 @@ def main():
     parser.add_argument("--workloads", help="comma-separated subset of the built-in workloads")
     parser.add_argument("--allocators", help="comma-separated subset of libfreebump,jemalloc,mimalloc,"
                         "tcmalloc (glibc always runs: it is the reference)")
+    parser.add_argument("--compare", action="append", default=[], metavar="libfreebump-NAME=PATH",
+                        help="also run another build of libfreebump (e.g. one built with "
+                             "--//lib:classes_per_doubling=1), interleaved with the rest; repeatable")
     parser.add_argument("--out", help="report directory (default: ab-report/ in the workspace)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds before a run is killed")
     parser.add_argument("--ignore-output", action="store_true",

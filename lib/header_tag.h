@@ -5,10 +5,14 @@
 //
 // A tag is a little-endian u64 stored at (payload - 8):
 //
-//    63            48 47                                         8 7       3 2     0
-//   +----------------+--------------------------------------------+---------+-------+
-//   |   check (16)   |                 value (40)                 | order(5)| kind  |
-//   +----------------+--------------------------------------------+---------+-------+
+//    63            48 47                                    V V-1         3 2     0
+//   +----------------+---------------------------------------+-------------+-------+
+//   |   check (16)   |              value (48 - V)            |order (V - 3)| kind  |
+//   +----------------+---------------------------------------+-------------+-------+
+//
+//   V = 8 + log2(C), C the classes per doubling of the build (size_classes.h): the order field
+//   is 5 bits for 1 class per doubling (32 orders), 6 for 2, 7 for 4; the value takes the
+//   rest (40, 39 or 38 bits).
 //
 //   kind   name      order         value
 //   ----   -------   -----------   ---------------------------------------------------
@@ -33,8 +37,8 @@
 //   elsewhere decodes with a wrong check (a 1 in 65536 chance to pass) instead of being
 //   trusted. A double free finds a FREE tag where a USED one must be.
 // - Links and offsets are relative to the heap base, so a heap's tags are the same bytes on
-//   x86-64 and wasm32 for the same sequence of calls, and 40 bits of 8-byte units cover an
-//   8 TiB heap.
+//   x86-64 and wasm32 for the same sequence of calls, and 38 bits of 8-byte units (the
+//   narrowest value field) cover a 2 TiB heap.
 // - The free-list link lives in the header, not in the payload: a write after free into a
 //   payload cannot redirect the free list.
 // - The check splits into a part that depends only on the address (one multiply) and a
@@ -47,7 +51,15 @@
 
 #include "lib/size_classes.h"
 
+// FREEBUMP_TAG_CHECKS=0 builds tags without their check bits (all zero): only for measuring
+// what the check costs in code (//lib:size_probe, the wasm size figures), never shipped.
+#ifndef FREEBUMP_TAG_CHECKS
+#define FREEBUMP_TAG_CHECKS 1
+#endif
+
 namespace freebump {
+
+inline constexpr bool kTagChecks = FREEBUMP_TAG_CHECKS != 0;
 
 enum class TagKind : uint8_t {
   kInvalid = 0,
@@ -59,9 +71,10 @@ enum class TagKind : uint8_t {
 
 inline constexpr unsigned kTagKindBits = 3;
 inline constexpr unsigned kTagOrderShift = 3;
-inline constexpr unsigned kTagValueShift = 8;
-inline constexpr unsigned kTagValueBits = 40;
+inline constexpr unsigned kTagOrderMask = kNumOrders - 1;
+inline constexpr unsigned kTagValueShift = kTagOrderShift + kOrderBits;
 inline constexpr unsigned kTagCheckShift = 48;
+inline constexpr unsigned kTagValueBits = kTagCheckShift - kTagValueShift;
 inline constexpr uint64_t kTagValueMask = (uint64_t{1} << kTagValueBits) - 1;
 inline constexpr uint64_t kHugeUnitBytes = 4096;
 inline constexpr uint64_t kTagCheckMultiplier = 0x9E3779B97F4A7C15ull;
@@ -102,14 +115,14 @@ class TagCodec {
     const unsigned kind_bits = static_cast<unsigned>(tag & ((1u << kTagKindBits) - 1));
     const TagKind kind = kind_bits >= 1 && kind_bits <= 4 ? static_cast<TagKind>(kind_bits)
                                                           : TagKind::kInvalid;
-    return DecodedTag{kind, static_cast<unsigned>((tag >> kTagOrderShift) & 31),
+    return DecodedTag{kind, static_cast<unsigned>((tag >> kTagOrderShift) & kTagOrderMask),
                       (tag >> kTagValueShift) & kTagValueMask, seal(header, low) == tag};
   }
 
   // Fields read straight off a tag, for fast paths that then re-encode and compare the whole
   // tag instead of decoding it field by field.
   static constexpr unsigned order_of(uint64_t tag) {
-    return static_cast<unsigned>((tag >> kTagOrderShift) & 31);
+    return static_cast<unsigned>((tag >> kTagOrderShift) & kTagOrderMask);
   }
   static constexpr uint64_t value_of(uint64_t tag) { return (tag >> kTagValueShift) & kTagValueMask; }
 
@@ -128,10 +141,10 @@ class TagCodec {
   }
   // The address's part of the check: computed once, it serves every tag at that address.
   constexpr uint64_t where(uintptr_t header) const {
-    return (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift;
+    return kTagChecks ? (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift : 0;
   }
   static constexpr uint64_t fold(uint64_t low48) {
-    return (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF;
+    return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
   }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order) {

@@ -7,9 +7,12 @@ constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
   return (value + alignment - 1) & ~(alignment - 1);
 }
 
-// A shrinking realloc moves the block when it would then fit an order at least this many
-// steps smaller, so a large buffer cut down to a few bytes goes back to its free list.
-constexpr unsigned kShrinkMoveOrders = 2;
+// A shrinking realloc gives the block up for one of the smaller order when that is at least
+// this many steps smaller (a doubling), so that a buffer shrunk to half or less does not keep
+// its memory: at the top of the bump region it is cut where it is, elsewhere it moves and
+// the old block goes back to its free list whole (cutting it there would leave pieces of
+// sizes nobody asks for).
+constexpr unsigned kShrinkOrders = kClassesPerDoubling;
 
 // A huge block's payload starts 16 bytes into its page-aligned mapping (tag at +8).
 constexpr uint64_t kHugePayloadOffset = 16;
@@ -77,7 +80,7 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   refresh_known_high_water();
   if (free_heads_[order] != 0) {
-#if !defined(__OPTIMIZE_SIZE__)  // A size-optimised build keeps only the checking path.
+#if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
     if (void* payload = try_pop(order)) return payload;
 #endif
     return pop_free(order);
@@ -136,7 +139,7 @@ HeapError FreeingBumpHeap::free(void* payload) {
 }
 
 HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
-#if !defined(__OPTIMIZE_SIZE__)  // A size-optimised build keeps only the checking path.
+#if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
   if (try_free(payload, freed_order)) return HeapError::kNone;
 #endif
   return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order);
@@ -191,7 +194,11 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   } else if (!stays_huge) {
     const unsigned new_order = order_for_size(size);
     if (size <= usable) {
-      if (!unaligned_block || new_order + kShrinkMoveOrders > block.order) return payload;
+      if (!unaligned_block || new_order + kShrinkOrders > block.order) return payload;
+      if (block.payload_end == bump_) {
+        cut_at_top(block, new_order);
+        return payload;
+      }
       void* moved = allocate_order(new_order);
       if (moved == nullptr) {  // Keeping the bigger block is a fine answer too.
         last_error_ = HeapError::kNone;
@@ -210,6 +217,17 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   release_block(block);
   if (!block.huge) *freed_order = block.order;
   return moved;
+}
+
+// The block ends at the bump pointer: its tail is bumped through again. It has been written,
+// so it no longer counts as fresh (zeroed) memory.
+void FreeingBumpHeap::cut_at_top(const LiveBlock& block, unsigned new_order) {
+  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  FREEBUMP_COUNT(stats_.orders[new_order].live++);
+  FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order) - block_bytes(new_order));
+  store_tag(block.header, codec_.used(block.header, new_order));
+  bump_ = block.header + static_cast<uintptr_t>(block_bytes(new_order));
+  bump_recycled_ = true;
 }
 
 void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
@@ -364,9 +382,13 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
   uint64_t want = bump_end_ == 0 ? whole : bytes - (bump_end_ > bump_ ? bump_end_ - bump_ : 0);
   for (;;) {
     Span span = source_->grow(want);
-    // Out of memory: merge this heap's free blocks and bump through the smallest region
-    // that holds the block (freed memory then serves any size, not only its own).
-    if (span.empty() && kCoalescing) span = take_free_region(bytes, bytes, true);
+    // Out of memory: merge this heap's free blocks, the bump region's tail among them (it
+    // may border on free blocks), and bump through the smallest region that holds the block
+    // (freed memory then serves any size, not only its own).
+    if (span.empty() && kCoalescing) {
+      retire_bump_tail();
+      span = take_free_region(bytes, bytes, true);
+    }
     if (span.empty() || !adopt_span(span)) return false;
     if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) >= bytes) return true;
     want = whole;

@@ -1,8 +1,9 @@
 // The freeing-bump heap: the allocator core.
 //
 // Design (after Substrate's sc-allocator, see ../shared/ANCHORS.md):
-// - Power-of-two orders (size_classes.h); every block carries an 8-byte header tag
-//   (header_tag.h) naming its order while it is in use and its successor while it is free.
+// - Size classes ("orders", 1, 2 or 4 per doubling: size_classes.h); every block carries an
+//   8-byte header tag (header_tag.h) naming its order while it is in use and its successor
+//   while it is free.
 // - One LIFO free list per order, threaded through the free blocks' tags. A freed block only
 //   ever serves its own order: nothing is split or merged, so allocate and free are O(1).
 // - Fresh blocks are carved from a bump region that a MemorySource grows. When the source
@@ -54,16 +55,20 @@
 #define FREEBUMP_COUNT(statement) static_cast<void>(0)
 #endif
 
-// The fast paths are forced inline into their callers for speed, except in builds optimised
-// for size (the wasm modules), where one out-of-line copy is smaller.
-// Their failure paths stay out of line for the same reason (the callers then need no stack
-// frame), except where size matters more.
-#if defined(__OPTIMIZE_SIZE__)
-#define FREEBUMP_FAST_PATH inline
-#define FREEBUMP_COLD
-#else
+// Inline fast paths (try_pop, try_free, forced inline into their callers) in front of the
+// checking paths: on for speed, off where code size comes first (the freestanding wasm32
+// module keeps only the checking paths). //lib:core sets it for each platform.
+// The failure paths stay out of line where the fast paths are inline (the callers then need
+// no stack frame).
+#ifndef FREEBUMP_INLINE_FAST_PATHS
+#define FREEBUMP_INLINE_FAST_PATHS 1
+#endif
+#if FREEBUMP_INLINE_FAST_PATHS
 #define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
 #define FREEBUMP_COLD __attribute__((noinline, cold))
+#else
+#define FREEBUMP_FAST_PATH inline
+#define FREEBUMP_COLD
 #endif
 
 namespace freebump {
@@ -297,7 +302,7 @@ class FreeingBumpHeap {
            header >= codec_.base() + kHeaderBytes && header < known_high_water_;
   }
   void refresh_known_high_water() {
-#if !defined(__OPTIMIZE_SIZE__)  // only the fast paths read it, and size-optimised builds have none
+#if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
     known_high_water_ = source_->high_water();
 #endif
   }
@@ -336,6 +341,7 @@ class FreeingBumpHeap {
   void retire_bump_tail();
   uintptr_t carve_free_region(uintptr_t begin, uintptr_t end);
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
+  void cut_at_top(const LiveBlock& block, unsigned new_order);
 
   MemorySource* source_;
   uint64_t check_key_;

@@ -9,22 +9,38 @@
 //     +--------+---------------------------------------+
 //              ^ payload (≡ 0 mod 16)
 //
-// Order k has a nominal payload of 8 << k bytes (8 B, 16 B, 32 B, ... 16 GiB). Every block
-// is a multiple of 16 bytes and starts 8 bytes past a 16-byte boundary, so that every
-// payload is 16-byte aligned (glibc on x86-64 and wasi-libc promise 16; Substrate's
-// 8-byte alignment broke Rust's u128, polkadot-sdk#8818). Rounding 8 + (8 << k) up to a
-// multiple of 16 leaves 8 spare bytes for k >= 1; they are handed to the payload rather than
-// wasted, so the usable size of order k is 8 for k = 0 and (8 << k) + 8 above.
+// Every block is a multiple of 16 bytes and starts 8 bytes past a 16-byte boundary, so that
+// every payload is 16-byte aligned (glibc on x86-64 and wasi-libc promise 16; Substrate's
+// 8-byte alignment broke Rust's u128, polkadot-sdk#8818). A block of 16 (p + 1) bytes has a
+// usable size of 16 p + 8.
 //
-//     order   nominal   block   usable
-//       0        8 B     16 B      8 B
-//       1       16 B     32 B     24 B
-//       2       32 B     48 B     40 B
-//       3       64 B     80 B     72 B
-//      ...
-//      21       16 MiB   16 MiB + 16 B
-//      31       16 GiB   (the 5-bit order field's limit)
+// The geometry is a build-time choice, C classes per doubling (kClassesPerDoubling: 1, 2 or
+// 4; lib/BUILD.bazel's `classes_per_doubling` setting picks it). Order k has
 //
+//     p(k) = k                              for k < C
+//     p(k) = (C + k mod C) · 2^(k/C - 1)    for k >= C
+//
+// so the first 2C + 1 orders step by 16 bytes and every later doubling holds C classes,
+// each at most 1/C bigger than the one before it (the waste of rounding a request up is
+// below 1/(C + 1) of its block, on top of the tag). C = 1 is Substrate's geometry, powers of
+// two (nominal payload 8·2^k, usable 8·2^k + 8 for k >= 1); a Substrate-compatible build
+// needs it exactly.
+//
+//     order       C = 1              C = 2              C = 4
+//              block  usable      block  usable      block  usable
+//       0        16 B     8 B       16 B     8 B       16 B     8 B
+//       1        32      24         32      24         32      24
+//       2        48      40         48      40         48      40
+//       3        80      72         64      56         64      56
+//       4       144     136         80      72         80      72
+//       5       272     264        112     104         96      88
+//       6       528     520        144     136        112     104
+//       7      1040    1032        208     200        128     120
+//       8      2064    2056        272     264        144     136
+//       9      4112    4104        400     392        176     168
+//     last   16 GiB + 16 (31)   48 GiB + 16 (63)   112 GiB + 16 (127)
+//
+// There are 32 C orders, numbered in the header tag's order field of 5 + log2(C) bits.
 // Everything here is pure arithmetic on 64-bit integers, so it means the same on wasm32
 // (32-bit size_t) as on x86-64.
 #ifndef FREEBUMP_LIB_SIZE_CLASSES_H_
@@ -33,47 +49,66 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef FREEBUMP_CLASSES_PER_DOUBLING
+#error "FREEBUMP_CLASSES_PER_DOUBLING comes from //lib:core (the classes_per_doubling setting)"
+#endif
+
 namespace freebump {
 
-inline constexpr unsigned kNumOrders = 32;
+inline constexpr unsigned kClassesPerDoubling = FREEBUMP_CLASSES_PER_DOUBLING;
+static_assert(kClassesPerDoubling == 1 || kClassesPerDoubling == 2 || kClassesPerDoubling == 4,
+              "classes per doubling: 1, 2 or 4");
+inline constexpr unsigned kClassShift = kClassesPerDoubling == 1 ? 0 : kClassesPerDoubling == 2 ? 1 : 2;
+// The header tag's order field (header_tag.h) is this wide.
+inline constexpr unsigned kOrderBits = 5 + kClassShift;
+inline constexpr unsigned kNumOrders = 1u << kOrderBits;
 inline constexpr unsigned kMaxOrder = kNumOrders - 1;
 inline constexpr uint64_t kHeaderBytes = 8;
 inline constexpr uint64_t kPayloadAlignment = 16;
+
+// p(order) above: the block is 16 (p + 1) bytes. Branch-free but for a conditional move, as
+// it sits on the allocation fast path (for k >= C the shift left by k/C then right by 1 is
+// the shift by k/C - 1).
+constexpr uint64_t block_units(unsigned order) {
+  const uint64_t units = (uint64_t{kClassesPerDoubling + (order & (kClassesPerDoubling - 1))}
+                          << (order >> kClassShift)) >> 1;
+  return order < kClassesPerDoubling ? order : units;
+}
+
+constexpr uint64_t block_bytes(unsigned order) { return 16 * block_units(order) + 16; }
+constexpr uint64_t usable_bytes(unsigned order) { return 16 * block_units(order) + 8; }
 
 // The largest request any heap accepts, checked before any header or rounding arithmetic
 // (glibc bug 22375: adding the header to a size near SIZE_MAX wrapped to a small block).
 // PTRDIFF_MAX keeps pointer differences inside one object defined; the order field caps
 // the rest.
 inline constexpr uint64_t kMaxRequest =
-    static_cast<uint64_t>(PTRDIFF_MAX) < ((uint64_t{8} << kMaxOrder) + 8)
-        ? static_cast<uint64_t>(PTRDIFF_MAX)
-        : ((uint64_t{8} << kMaxOrder) + 8);
-
-constexpr uint64_t usable_bytes(unsigned order) {
-  return order == 0 ? 8 : (uint64_t{8} << order) + 8;
-}
-
-// Branch-free, as it sits on the allocation fast path: 8 << k plus the header, rounded up to
-// 16 (only order 0 rounds: 8 + 8 = 16).
-constexpr uint64_t block_bytes(unsigned order) { return ((uint64_t{8} << order) + 23) & ~uint64_t{15}; }
+    static_cast<uint64_t>(PTRDIFF_MAX) < usable_bytes(kMaxOrder) ? static_cast<uint64_t>(PTRDIFF_MAX)
+                                                                 : usable_bytes(kMaxOrder);
 
 // The smallest order whose usable size holds `size` bytes. The caller has checked
-// size <= kMaxRequest, so nothing below can wrap. Order k >= 1 holds sizes in
-// (8·2^(k-1) + 8, 8·2^k + 8], where size - 9 has its highest bit at k + 2; or-ing in 8 puts
-// sizes 9..16 in order 1 too. Branch-free but for the comparison (a conditional move).
+// size <= kMaxRequest, so nothing below can wrap. A size above 8 needs w + 1 units, where
+// w = (size - 9) / 16; with s = max(0, log2(w) - log2(C)) (or-ing in C does the max), the
+// order is s·C + (w >> s) + 1: the doubling, then the class inside it from the bits below
+// w's top bit. Branch-free but for the comparison (a conditional move).
 constexpr unsigned order_for_size(uint64_t size) {
-  const unsigned top_bit = 63u - static_cast<unsigned>(__builtin_clzll((size - 9) | 8));
-  return size <= 8 ? 0 : top_bit - 2;
+  const uint64_t w = (size - 9) >> 4;
+  const unsigned s = 63u - static_cast<unsigned>(__builtin_clzll(w | kClassesPerDoubling)) - kClassShift;
+  const unsigned order = (s << kClassShift) + static_cast<unsigned>(w >> s) + 1;
+  return size <= 8 ? 0 : order;
 }
 
 static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&
               block_bytes(5) == usable_bytes(5) + kHeaderBytes &&
-              block_bytes(31) == usable_bytes(31) + kHeaderBytes);
+              block_bytes(kMaxOrder) == usable_bytes(kMaxOrder) + kHeaderBytes);
 static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 48);
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);
-static_assert(order_for_size(41) == 3 && order_for_size(72) == 3 && order_for_size(73) == 4);
-static_assert(order_for_size(16) == 1 && order_for_size(kMaxRequest) <= kMaxOrder);
+static_assert(order_for_size(kMaxRequest) <= kMaxOrder);
+// Substrate's geometry, exactly.
+static_assert(kClassesPerDoubling != 1 ||
+              (usable_bytes(3) == 72 && usable_bytes(4) == 136 && usable_bytes(31) == (uint64_t{8} << 31) + 8 &&
+               order_for_size(41) == 3 && order_for_size(72) == 3 && order_for_size(73) == 4));
 
 }  // namespace freebump
 

@@ -87,11 +87,18 @@ Span CentralPool::take_spare_region_locked(uint64_t min_bytes) {
 Span CentralPool::take_reserve_region_locked(uint64_t min_bytes) {
   const uint64_t least = min_bytes > kSmallestRecycledRegion ? min_bytes : kSmallestRecycledRegion;
   const uint64_t preferred = least > kRecycledRegionBytes ? least : kRecycledRegionBytes;
-  const Span span = reserve_.take_free_region(least, preferred, false);
-  if (!span.empty()) {
-    // The span starts 8 bytes before the block, at the 16-byte boundary heaps bump from.
-    count_free_bytes(-static_cast<int64_t>(span_bytes(span) - kHeaderBytes));
-    note_reserve_counts_locked();
+  Span span = reserve_.take_free_region(least, preferred, false);
+  if (span.empty()) return span;
+  // The span starts 8 bytes before the block, at the 16-byte boundary heaps bump from.
+  count_free_bytes(-static_cast<int64_t>(span_bytes(span) - kHeaderBytes));
+  note_reserve_counts_locked();
+  // A block much bigger than asked for (merged runs are cut into the largest blocks they
+  // form) is cut again: a heap keeps its bump region for as long as it lives, out of reach of
+  // the pool's idle return, so it gets what it asked for and the rest stays in the reserve.
+  const uint64_t keep = (preferred + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (span_bytes(span) >= 2 * keep + kRecycledRegionBytes) {
+    add_region_to_reserve_locked(Span{span.begin + static_cast<uintptr_t>(keep), span.end}, kClean);
+    span.end = span.begin + static_cast<uintptr_t>(keep);
   }
   return span;
 }

@@ -13,9 +13,10 @@
 
 namespace freebump {
 
-// A thread keeps up to this many bytes of free blocks per order (at least 4 blocks, at most
-// 1024) and gives half of that to the central pool at a time.
-inline constexpr uint64_t kCacheBytesPerOrder = uint64_t{64} << 10;
+// A thread keeps up to 64 KiB of free blocks per doubling of sizes, shared by its classes (at
+// least 4 blocks per class, at most 1024), and gives half of a class's bound to the central
+// pool at a time. Per class, not per doubling, four classes would cache four times the bytes.
+inline constexpr uint64_t kCacheBytesPerOrder = (uint64_t{64} << 10) / kClassesPerDoubling;
 
 struct CacheLimits {
   uint64_t blocks[kNumOrders];

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace freebump {
@@ -16,9 +18,12 @@ uint64_t documented_check(uint64_t offset, uint64_t low48, uint64_t key) {
   return where ^ ((low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF);
 }
 
+// The value field starts at bit V = 8 + log2(classes per doubling).
+constexpr unsigned kValueShift = kClassesPerDoubling == 1 ? 8 : kClassesPerDoubling == 2 ? 9 : 10;
+
 uint64_t documented_tag(uint64_t offset, uint64_t kind, uint64_t order, uint64_t value,
                         uint64_t key = 0) {
-  const uint64_t low48 = kind | (order << 3) | (value << 8);
+  const uint64_t low48 = kind | (order << 3) | (value << kValueShift);
   return low48 | (documented_check(offset, low48, key) << 48);
 }
 
@@ -59,20 +64,39 @@ TEST(HeaderTag, HugeAndAlignedTags) {
 }
 
 // Pinned bytes: a change to the encoding breaks every heap dump and host that decodes ours,
-// so it must show up here. Values computed from the documented formula.
+// so it must show up here. Values computed from the documented formula (in Python).
 TEST(HeaderTag, PinnedBytes) {
   const TagCodec codec(kBase, 0);
   struct Case {
     uint64_t tag;
     uint8_t bytes[8];
   };
-  const Case cases[] = {
+  // Tags without a value are the same bytes in every geometry.
+  const Case common[] = {
       {codec.used(kBase + 8, 0), {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00}},
       {codec.used(kBase + 24, 1), {0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3e, 0x9e}},
+  };
+  // The value field moves up a bit for each doubling of the classes per doubling.
+  const Case one_class[] = {
       {codec.free(kBase + 24, 1, kBase + 56), {0x0a, 0x07, 0x00, 0x00, 0x00, 0x00, 0x3d, 0x99}},
       {codec.huge(kBase + 8, 8192), {0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x03, 0x02}},
       {codec.aligned(kBase + 0x108, kBase + 0x8), {0x04, 0x20, 0x00, 0x00, 0x00, 0x00, 0x73, 0xc3}},
   };
+  const Case two_classes[] = {
+      {codec.free(kBase + 24, 1, kBase + 56), {0x0a, 0x0e, 0x00, 0x00, 0x00, 0x00, 0x3d, 0x90}},
+      {codec.huge(kBase + 8, 8192), {0x03, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x04}},
+      {codec.aligned(kBase + 0x108, kBase + 0x8), {0x04, 0x40, 0x00, 0x00, 0x00, 0x00, 0x73, 0xa3}},
+  };
+  const Case four_classes[] = {
+      {codec.free(kBase + 24, 1, kBase + 56), {0x0a, 0x1c, 0x00, 0x00, 0x00, 0x00, 0x3d, 0x82}},
+      {codec.huge(kBase + 8, 8192), {0x03, 0x08, 0x00, 0x00, 0x00, 0x00, 0x03, 0x08}},
+      {codec.aligned(kBase + 0x108, kBase + 0x8), {0x04, 0x80, 0x00, 0x00, 0x00, 0x00, 0x73, 0x63}},
+  };
+  std::vector<Case> cases(common, common + 2);
+  const Case* per_geometry = kClassesPerDoubling == 1   ? one_class
+                             : kClassesPerDoubling == 2 ? two_classes
+                                                        : four_classes;
+  cases.insert(cases.end(), per_geometry, per_geometry + 3);
   for (const Case& c : cases) {
     uint8_t bytes[8];
     tag_bytes(c.tag, bytes);

@@ -290,13 +290,19 @@ TEST(SharedSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
   FreeingBumpHeap heap(&source);
   void* p = heap.allocate(8);  // the first span is 4096 bytes: 4072 are left after the block
   heap.retire_bump_region();
-  // Largest first: 2064 + 1040 + 528 + 272 + 144 + 16, and 8 bytes too few for any block.
-  const unsigned orders[] = {8, 7, 6, 5, 4, 0};
-  for (unsigned order : orders) EXPECT_EQ(heap.free_count(order), 1u) << order;
-  EXPECT_NE(heap.allocate(2000), nullptr);
+  const std::vector<uint64_t> retired = testing::retired_tail_of_4096();
+  uint64_t blocks = 0;
+  for (uint64_t bytes : retired) {
+    const unsigned order = order_for_size(bytes - kHeaderBytes);
+    ASSERT_EQ(block_bytes(order), bytes);
+    EXPECT_EQ(heap.free_count(order), 1u) << bytes;
+  }
+  for (unsigned order = 0; order < kNumOrders; ++order) blocks += heap.free_count(order);
+  EXPECT_EQ(blocks, retired.size());
+  EXPECT_NE(heap.allocate(static_cast<size_t>(retired[0] - kHeaderBytes)), nullptr);
   EXPECT_EQ(heap.stats().address_space, 4096u);
   EXPECT_EQ(heap.free(p), HeapError::kNone);
-  EXPECT_EQ(heap.free_count(0), 2u);
+  EXPECT_EQ(heap.free_count(0), retired.back() == 16 ? 2u : 1u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <memory>
+#include <vector>
 
 #include "lib/heap.h"
 #include "lib/memory_source.h"
@@ -71,6 +72,17 @@ class GappySource final : public MemorySource {
   uint64_t step_;
   uint64_t gap_;
 };
+
+// The free blocks (their sizes in bytes, largest first as the heap cuts them) that the 4072
+// bytes left of a 4096-byte span after one 16-byte block become when the heap retires them;
+// 8 bytes, too few for any block, are left over. Pinned per geometry (size_classes.h).
+inline std::vector<uint64_t> retired_tail_of_4096() {
+  switch (kClassesPerDoubling) {
+    case 1: return {2064, 1040, 528, 272, 144, 16};
+    case 2: return {3088, 784, 144, 48};
+    default: return {3600, 464};
+  }
+}
 
 // Deterministic pseudo-random numbers (xorshift64*), the same on every target.
 class Random {

@@ -32,6 +32,13 @@
 
 #include "lib/memory_source.h"
 
+// FREEBUMP_MEMORY_GROWTH=0 builds a source that never calls memory.grow (the heap lives in
+// the memory the module starts with): only for measuring what growth costs in code
+// (//lib:size_probe, the wasm size figures), never shipped.
+#ifndef FREEBUMP_MEMORY_GROWTH
+#define FREEBUMP_MEMORY_GROWTH 1
+#endif
+
 namespace freebump {
 namespace wasm {
 
@@ -68,6 +75,7 @@ class LinearMemorySource final : public MemorySource {
       begin = memory_end;
     }
     if (limit - begin >= min_bytes) return span(begin, limit);
+    if (!FREEBUMP_MEMORY_GROWTH) return Span{};
     if (limit != memory_end) begin = memory_end;  // growth cannot continue a span capped early
     const uint64_t need_pages = (min_bytes - (memory_end - begin) + kPageBytes - 1) / kPageBytes;
     if (min_bytes > kMaxPages * kPageBytes || need_pages > kMaxPages - pages) {

@@ -15,13 +15,13 @@ namespace wasm {
 extern FreeingBumpHeap g_instance_heap;
 FreeingBumpHeap& instance_heap();
 
-// The heap as CApi (lib/c_api.h) sees it. In builds optimised for speed (WASI, -O2) the
-// core's fast paths run inline in malloc and free, without the calls into the heap; they
-// need no bound source (an unbound heap has empty lists and no known memory, so they just
-// decline). Size-optimised builds (the freestanding module) call the heap directly.
+// The heap as CApi (lib/c_api.h) sees it. Where the core has inline fast paths (the WASI
+// build) they run inline in malloc and free, without the calls into the heap; they need no
+// bound source (an unbound heap has empty lists and no known memory, so they just decline).
+// Without them (the freestanding module) malloc and free call the heap directly.
 struct InstanceHeap {
   void* allocate(size_t size) {
-#if !defined(__OPTIMIZE_SIZE__)
+#if FREEBUMP_INLINE_FAST_PATHS
     if (__builtin_expect(size <= kMaxRequest, 1)) {
       if (void* payload = g_instance_heap.try_pop(order_for_size(size))) return payload;
     }
@@ -29,7 +29,7 @@ struct InstanceHeap {
     return instance_heap().allocate(size);
   }
   HeapError free(void* payload) {
-#if !defined(__OPTIMIZE_SIZE__)
+#if FREEBUMP_INLINE_FAST_PATHS
     unsigned order;
     if (__builtin_expect(g_instance_heap.try_free(payload, &order), 1)) return HeapError::kNone;
 #endif

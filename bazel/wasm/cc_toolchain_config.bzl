@@ -75,8 +75,19 @@ def _impl(ctx):
             "-Wl,--gc-sections",
         ]
         builtin_includes = [_CLANG_RESOURCE_INCLUDE]
-        opt_flags = ["-Oz", "-flto"]
-        opt_link_flags = ["-flto", "-Wl,--lto-O2", "-Wl,--strip-all"]
+        # For size: LTO sees the whole module, so with hidden visibility it calls virtual
+        # functions that have one implementation directly and drops the unused ones
+        # (-fwhole-program-vtables, -fvirtual-function-elimination); the linker writes
+        # addresses and indices in the code as short LEB128s instead of padded 5-byte ones
+        # (--compress-relocations, which needs --strip-all).
+        opt_flags = [
+            "-Oz",
+            "-flto",
+            "-fvisibility=hidden",
+            "-fwhole-program-vtables",
+            "-fvirtual-function-elimination",
+        ]
+        opt_link_flags = ["-flto", "-Wl,--lto-O2", "-Wl,--strip-all", "-Wl,--compress-relocations"]
     else:
         compile_flags = [
             "--target=" + target,

@@ -15,14 +15,14 @@ namespace {
 
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
-// The size classes tell our malloc from glibc's: malloc(100) has 136 usable bytes here
-// (order 4) and 104 under glibc.
+// The size classes tell our malloc from glibc's: malloc(1000) has 1032 usable bytes here
+// (a block of 1024 + 16 in every geometry) and 1000 under glibc.
 TEST(Interposition, OurMallocIsTheOneInUse) {
-  void* p = malloc(100);
-  EXPECT_EQ(malloc_usable_size(p), 136u);
+  void* p = malloc(1000);
+  EXPECT_EQ(malloc_usable_size(p), 1032u);
   free(p);
-  int* q = new int[25];
-  EXPECT_EQ(malloc_usable_size(q), 136u);
+  int* q = new int[250];
+  EXPECT_EQ(malloc_usable_size(q), 1032u);
   delete[] q;
 }
 

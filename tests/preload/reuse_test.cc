@@ -56,13 +56,17 @@ TEST(Reuse, FreedMemoryServesOtherSizeClasses) {
 // left in the pool) and no fresh memory.
 TEST(Reuse, EveryChainAThreadGivesUpServesAnotherThread) {
   constexpr size_t kBlocks = 200000;
+  // Room for the pointers up front: a vector growing in the second thread would ask for big
+  // blocks, and the merge that may take for them would cut up the chains under test.
   std::vector<void*> freed;
+  std::vector<void*> taken;
+  freed.reserve(kBlocks);
+  taken.reserve(kBlocks);
   std::thread([&] {
     for (size_t i = 0; i < kBlocks; ++i) freed.push_back(malloc(16));
     for (void* p : freed) free(p);
   }).join();
   const size_t handed_out = mallinfo2().arena;
-  std::vector<void*> taken;
   std::thread([&] {
     for (size_t i = 0; i < kBlocks; ++i) taken.push_back(malloc(16));
   }).join();
