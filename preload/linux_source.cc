@@ -87,12 +87,15 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
   if (length < bytes) return Span{};
   Span reused{};
   {
+    LockGuard guard(huge_lock_);
+    // Room to record the mapping first: a huge block the registry does not know would be
+    // refused when freed.
+    if (!huge_registry_.reserve_room(*this)) return Span{};
     // The smallest cached mapping that fits and is at most kHugeReuseRatio times the request
     // is taken whole: its pages are already faulted in, and cutting it down would only fault
     // them in again for the next, bigger request (glibc's heap keeps such memory too). Else
     // the largest one is resized below: only the difference costs page faults (growing) or
     // goes back to the kernel (shrinking).
-    LockGuard guard(huge_lock_);
     int fit = -1, largest = -1;
     for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
       const uint64_t cached = huge_cache_[slot].end - huge_cache_[slot].begin;
@@ -112,26 +115,43 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
       huge_cached_bytes_ -= reused.end - reused.begin;
     }
   }
+  Span mapping{};
   if (!reused.empty()) {
     *zeroed = false;
     const uint64_t cached = reused.end - reused.begin;
-    if (reusable_whole(cached, length)) return reused;
-    const Span resized = remap_huge(reused, length);
-    if (!resized.empty()) return resized;
-    unmap_huge(reused);  // could not resize: let it go, and map afresh
+    mapping = reusable_whole(cached, length) ? reused : remap(reused, length);
+    if (mapping.empty()) release_mapping(reused);  // could not resize: let it go, and map afresh
   }
-  ErrnoKeeper keep_errno;
-  void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (at == MAP_FAILED) return Span{};
-  *zeroed = true;
+  if (mapping.empty()) {
+    ErrnoKeeper keep_errno;
+    void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (at != MAP_FAILED) {
+      *zeroed = true;
+      mapping = Span{reinterpret_cast<uintptr_t>(at), reinterpret_cast<uintptr_t>(at) + static_cast<uintptr_t>(length)};
+      LockGuard guard(huge_lock_);
+      huge_mapped_bytes_ += length;
+      note_mapped_locked();
+    }
+  }
   LockGuard guard(huge_lock_);
-  huge_mapped_bytes_ += length;
-  note_mapped_locked();
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(at);
-  return Span{begin, begin + static_cast<uintptr_t>(length)};
+  if (mapping.empty()) {
+    huge_registry_.release_room();
+  } else {
+    huge_registry_.add_live(mapping);
+  }
+  return mapping;
 }
 
 void LinuxSource::unmap_huge(Span mapping) {
+  {
+    LockGuard guard(huge_lock_);
+    huge_registry_.mark_freed(mapping);
+  }
+  release_mapping(mapping);
+}
+
+// A freed mapping (recorded as such) goes to the cache if there is room, else to the kernel.
+void LinuxSource::release_mapping(Span mapping) {
   const uint64_t length = mapping.end - mapping.begin;
   {
     LockGuard guard(huge_lock_);
@@ -151,6 +171,21 @@ void LinuxSource::unmap_huge(Span mapping) {
 }
 
 Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
+  {
+    LockGuard guard(huge_lock_);
+    if (!huge_registry_.reserve_room(*this)) return Span{};  // a move records one more
+  }
+  const Span resized = remap(mapping, bytes);
+  LockGuard guard(huge_lock_);
+  if (resized.empty()) {
+    huge_registry_.release_room();
+  } else {
+    huge_registry_.resize_live(mapping, resized);
+  }
+  return resized;
+}
+
+Span LinuxSource::remap(Span mapping, uint64_t bytes) {
   const uint64_t length = round_up(bytes, kPageBytes);
   const uint64_t old_length = mapping.end - mapping.begin;
   if (length < bytes) return Span{};
@@ -163,6 +198,11 @@ Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
   note_mapped_locked();
   const uintptr_t begin = reinterpret_cast<uintptr_t>(at);
   return Span{begin, begin + static_cast<uintptr_t>(length)};
+}
+
+Ownership LinuxSource::owner_of(uintptr_t address, uint64_t bytes) const {
+  LockGuard guard(huge_lock_);
+  return huge_registry_.find(address, bytes);
 }
 
 void* LinuxSource::map_metadata(uint64_t bytes) {

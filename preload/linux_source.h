@@ -3,9 +3,11 @@
 // - The heap lives in one large reservation (PROT_NONE, so it costs no commit charge),
 //   committed with mprotect in steps as the heaps grow and handed out in chunks; every
 //   thread's heap bumps through chunks of it, so all blocks share one base for their tags.
-// - Huge blocks (above kHugeThreshold) are mappings of their own. Freed ones are kept in a
-//   small cache and handed out again for a request of about the same size, as glibc reuses
-//   memory for repeated large allocations instead of paying mmap and page faults each time.
+// - Huge blocks (above kHugeThreshold) are mappings of their own, each recorded (live, then
+//   freed: huge_registry.h) so that owner_of() can judge a pointer without reading it. Freed
+//   ones are kept in a small cache and handed out again for a request of about the same size,
+//   as glibc reuses memory for repeated large allocations instead of paying mmap and page
+//   faults each time.
 // - Memory goes back to the kernel through munmap (huge blocks beyond the cache) and
 //   madvise(MADV_DONTNEED) on the page-aligned inside of large free blocks (discard()).
 //
@@ -16,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "preload/huge_registry.h"
 #include "preload/lock.h"
 #include "preload/platform.h"
 
@@ -47,6 +50,7 @@ class LinuxSource final : public Platform {
   Span map_huge(uint64_t bytes, bool* zeroed) override;
   void unmap_huge(Span mapping) override;
   Span remap_huge(Span mapping, uint64_t bytes) override;
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override;
 
   void* map_metadata(uint64_t bytes) override;
   void unmap_metadata(void* pages, uint64_t bytes) override;
@@ -66,6 +70,9 @@ class LinuxSource final : public Platform {
   static constexpr uint64_t kHugeCacheMaxBytes = uint64_t{64} << 20;
 
   void note_mapped_locked();
+  // mremap without the registry (the caller records the result).
+  Span remap(Span mapping, uint64_t bytes);
+  void release_mapping(Span mapping);
 
   Lock grow_lock_;
   uintptr_t reservation_begin_ = 0;
@@ -73,7 +80,8 @@ class LinuxSource final : public Platform {
   uintptr_t committed_end_ = 0;
   uintptr_t next_ = 0;
 
-  Lock huge_lock_;
+  mutable Lock huge_lock_;  // owner_of() takes it too
+  HugeRegistry huge_registry_;
   Span huge_cache_[kHugeCacheSlots] = {};
   uint64_t huge_cached_bytes_ = 0;
   uint64_t committed_bytes_ = 0;  // committed_end_ - reservation_begin_, under huge_lock_

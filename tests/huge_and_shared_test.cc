@@ -20,7 +20,8 @@ using testing::pattern_intact;
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 // Heap spans from one buffer, huge mappings from page-aligned slots of another. Every
-// mapping is filled with garbage unless it is "fresh", as the Linux source's cache would.
+// mapping is filled with garbage unless it is "fresh", as the Linux source's cache would, and
+// so is a mapping as it is unmapped: the heap must judge a freed one by owner_of() alone.
 class FakeHugeSource final : public MemorySource {
  public:
   static constexpr uint64_t kSlotBytes = 1 << 20;
@@ -50,6 +51,7 @@ class FakeHugeSource final : public MemorySource {
     for (int slot = 0; slot < kSlots; ++slot) {
       if (in_use_[slot] || length > kSlotBytes) continue;
       in_use_[slot] = true;
+      lengths_[slot] = length;
       const uintptr_t begin = slots_begin_ + slot * kSlotBytes;
       *zeroed = next_mapping_fresh_;
       memset(reinterpret_cast<void*>(begin), next_mapping_fresh_ ? 0 : 0xEE,
@@ -62,7 +64,16 @@ class FakeHugeSource final : public MemorySource {
   }
   void unmap_huge(Span mapping) override {
     in_use_[(mapping.begin - slots_begin_) / kSlotBytes] = false;
+    memset(reinterpret_cast<void*>(mapping.begin), 0xEE, static_cast<size_t>(mapping.end - mapping.begin));
     unmaps_++;
+  }
+  // A slot's mapping while in use; once freed, the slot's last mapping is remembered as freed.
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
+    if (address < slots_begin_ || address >= slots_begin_ + kSlots * kSlotBytes) return Ownership::kNotOurs;
+    const size_t slot = (address - slots_begin_) / kSlotBytes;
+    const uintptr_t begin = slots_begin_ + slot * kSlotBytes;
+    if (lengths_[slot] == 0 || bytes > begin + lengths_[slot] - address) return Ownership::kNotOurs;
+    return in_use_[slot] ? Ownership::kLiveHuge : Ownership::kFreedHuge;
   }
   Span remap_huge(Span mapping, uint64_t bytes) override {
     bool zeroed;
@@ -89,6 +100,7 @@ class FakeHugeSource final : public MemorySource {
   uintptr_t heap_end_;
   uintptr_t slots_begin_;
   bool in_use_[kSlots] = {};
+  uint64_t lengths_[kSlots] = {};  // of each slot's last mapping; 0 if never mapped
 };
 
 TEST(HugeBlocks, AboveTheThresholdAMappingOfItsOwn) {
@@ -120,7 +132,25 @@ TEST(HugeBlocks, DoubleFreeWhileTheMappingSurvivesIsDetected) {
   FreeingBumpHeap heap(&source);
   void* huge = heap.allocate(10000);
   ASSERT_EQ(heap.free(huge), HeapError::kNone);
-  EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);  // the fake never really unmaps
+  // The fake filled the freed mapping with garbage: only the source's record tells.
+  EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);
+  size_t usable = 0;
+  EXPECT_EQ(heap.usable_size(huge, &usable), HeapError::kDoubleFree);
+  EXPECT_EQ(heap.reallocate(huge, 20000), nullptr);
+  EXPECT_EQ(heap.last_error(), HeapError::kDoubleFree);
+  // An over-aligned payload inside a freed mapping: its ALIGNED tag is not read either.
+  void* aligned = heap.allocate_aligned(1024, 10000);
+  ASSERT_EQ(heap.free(aligned), HeapError::kNone);
+  EXPECT_EQ(heap.free(aligned), HeapError::kDoubleFree);
+}
+
+TEST(HugeBlocks, PointersIntoALiveMappingButNotItsPayloadAreRejected) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  auto* huge = static_cast<uint8_t*>(heap.allocate(10000));
+  EXPECT_EQ(heap.free(huge + 4096), HeapError::kInvalidPointer);
+  EXPECT_EQ(heap.free(huge + 16), HeapError::kInvalidPointer);
+  EXPECT_EQ(heap.free(huge), HeapError::kNone);
 }
 
 TEST(HugeBlocks, ReallocRemapsAndMovesAcrossTheThreshold) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <new>
 #include <vector>
@@ -267,8 +268,37 @@ TEST(MisuseDeathTest, ForeignInteriorAndCorrupted) {
 
 TEST(MisuseDeathTest, DoubleFreeOfAHugeBlock) {
   void* p = malloc(3 << 20);
-  free(p);  // kept in the huge-mapping cache, tagged FREE
-  EXPECT_DEATH(free(p), "libfreebump: free\\(\\): double free");
+  free(p);  // kept in the huge-mapping cache
+  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
+}
+
+TEST(MisuseDeathTest, DoubleFreeOfAHugeBlockWhoseMappingIsGone) {
+  // Larger than the whole huge-mapping cache (64 MiB): unmapped when freed.
+  void* p = malloc(64 << 20);
+  free(p);
+  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
+  EXPECT_DEATH(malloc_usable_size(p), "^libfreebump: malloc_usable_size\\(\\): double free");
+  EXPECT_DEATH(free(realloc(p, 100 << 20)), "^libfreebump: realloc\\(\\): double free");
+  void* aligned = nullptr;
+  ASSERT_EQ(posix_memalign(&aligned, 1 << 20, 70 << 20), 0);
+  free(aligned);
+  EXPECT_DEATH(free(aligned), "^libfreebump: free\\(\\): double free");
+}
+
+TEST(MisuseDeathTest, PointersIntoNoMappingOfOursAreNotRead) {
+  // A page nobody may read and a page that is not mapped: reading a tag in either faults, so
+  // a diagnostic proves it was not read.
+  auto* pages = static_cast<char*>(mmap(nullptr, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  ASSERT_EQ(munmap(pages + 4096, 4096), 0);
+  for (char* page : {pages, pages + 4096}) {
+    EXPECT_DEATH(free(page + 16), "^libfreebump: free\\(\\): invalid pointer \\(pointer 0x[0-9a-f]+\\)\n$");
+    EXPECT_DEATH(free(page + 4096 - 16), "^libfreebump: free\\(\\): invalid pointer");
+    EXPECT_DEATH(free(realloc(page + 64, 100)), "^libfreebump: realloc\\(\\): invalid pointer");
+    EXPECT_DEATH(malloc_usable_size(page + 32), "^libfreebump: malloc_usable_size\\(\\): invalid pointer");
+  }
+  munmap(pages, 4096);
+  munmap(pages + 2 * 4096, 4096);
 }
 
 TEST(MisuseDeathTest, DoubleDelete) {
