@@ -156,7 +156,8 @@ void print_stats_report() {
   out.text("  free:            ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
       .text(" blocks (").bytes(cached_bytes).text(" in thread caches) and ")
       .bytes(totals.pool.spare_bytes).text(" of spare regions\n");
-  out.text("  memory mapped:   ").bytes(totals.source.committed).text(" heap committed (")
+  out.text("  memory mapped:   ").bytes(totals.source.heap_mapped).text(" heap in ")
+      .number(totals.source.heap_ranges).text(totals.source.heap_ranges == 1 ? " range (" : " ranges (")
       .bytes(totals.source.handed_out).text(" handed out), ").bytes(totals.source.huge_mapped)
       .text(" huge (").bytes(totals.source.huge_cached).text(" cached); peak ")
       .bytes(totals.source.peak_mapped).text("\n");

@@ -56,7 +56,7 @@ bool init_process() {
   LockGuard guard(g_init_lock);
   if (g_initialized) return true;
   // Neither call allocates, so a malloc that arrives here from the loader is safe.
-  if (!g_platform.reserve() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
+  if (!g_platform.start() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
     return false;
   }
   __atomic_store_n(&g_initialized, true, __ATOMIC_RELEASE);
@@ -64,7 +64,7 @@ bool init_process() {
 }
 
 // The calling thread's heap, made on its first call; nullptr after the thread's exit
-// handler ran (or if the process cannot reserve memory): callers use the orphan heap.
+// handler ran (or if the process cannot map any memory): callers use the orphan heap.
 ThreadHeap* attach_thread() {
   if (tls_state == ThreadState::kExited || !init_process()) return nullptr;
   ThreadHeap* record = g_registry.take_record();
