@@ -36,8 +36,8 @@ runs_where_glibc_runs() {
     fail "output differs at $kib KiB: $(diff "$WORK/glibc.out" "$WORK/libfreebump.out" | head -5)"
 }
 
-python3_at_20000_kib() { runs_where_glibc_runs 20000 python3 -c 'print(sum(len(str(i)) for i in range(100000)))'; }
-python3_at_900000_kib() { runs_where_glibc_runs 900000 python3 -c 'import json; print(len(json.dumps(list(range(100000)))))'; }
+python3_at_20000_kib() { runs_where_glibc_runs 20000 /usr/bin/python3 -c 'print(sum(len(str(i)) for i in range(100000)))'; }
+python3_at_900000_kib() { runs_where_glibc_runs 900000 /usr/bin/python3 -c 'import json; print(len(json.dumps(list(range(100000)))))'; }
 ls_at_900000_kib() { runs_where_glibc_runs 900000 ls -la /usr/bin; }
 small_and_huge_blocks_at_400000_kib() { runs_where_glibc_runs 400000 "$FILL" 1000 0; }
 
