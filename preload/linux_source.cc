@@ -7,6 +7,8 @@
 
 #include <initializer_list>
 
+#include <valgrind/memcheck.h>
+
 #include "lib/header_tag.h"
 
 namespace freebump {
@@ -58,6 +60,12 @@ uint64_t random_bits() {
   clock_gettime(CLOCK_MONOTONIC, &now);
   bits = reinterpret_cast<uintptr_t>(&now) ^ static_cast<uint64_t>(now.tv_nsec) << 20 ^ static_cast<uint64_t>(now.tv_sec);
   return bits * 0x9E3779B97F4A7C15ull;
+}
+
+// Under valgrind, heap memory is the allocator's until a block is handed out (valgrind_heap.h):
+// no-access to the program. Elsewhere these are a few instructions that do nothing.
+void hide_from_program(uintptr_t begin, uint64_t bytes) {
+  VALGRIND_MAKE_MEM_NOACCESS(reinterpret_cast<void*>(begin), bytes);
 }
 
 }  // namespace
@@ -144,6 +152,7 @@ LinuxSource::MapResult LinuxSource::extend_range_locked(uint64_t bytes) {
     if (range.end + extension - base() > kLinkReach) return MapResult::kTaken;
     result = map_exactly(range.end, extension);
     if (result == MapResult::kMapped) {
+      hide_from_program(range.end, extension);
       __atomic_store_n(&range.end, range.end + static_cast<uintptr_t>(extension), __ATOMIC_RELEASE);
       note_heap_mapped_locked(extension);
       return result;
@@ -173,6 +182,7 @@ LinuxSource::MapResult LinuxSource::open_range_locked(uint64_t bytes) {
 }
 
 void LinuxSource::add_range_locked(uintptr_t begin, uint64_t bytes) {
+  hide_from_program(begin, bytes);
   ranges_[range_count_] = Range{begin, begin + static_cast<uintptr_t>(bytes)};
   next_ = begin;
   __atomic_store_n(&range_count_, range_count_ + 1, __ATOMIC_RELEASE);
@@ -241,6 +251,7 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
       note_mapped_locked();
     }
   }
+  if (!mapping.empty()) hide_from_program(mapping.begin, mapping.end - mapping.begin);
   LockGuard guard(huge_lock_);
   if (mapping.empty()) {
     huge_registry_.release_room();
