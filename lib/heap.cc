@@ -17,6 +17,11 @@ constexpr uintptr_t kHugeHeaderInPage = 8;
 constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 constexpr bool kCoalescing = FREEBUMP_COALESCING != 0;
 
+// Where a tag may be read (FreeingBumpHeap::locate).
+constexpr bool readable(Ownership owner) {
+  return owner == Ownership::kHeap || (kHugeBlocks && owner == Ownership::kLiveHuge);
+}
+
 }  // namespace
 
 const char* describe(HeapError error) {
@@ -249,15 +254,15 @@ HeapError FreeingBumpHeap::find_live_block(uintptr_t payload, LiveBlock* block) 
   uintptr_t header = payload - kHeaderBytes;
   if ((payload & (kPayloadAlignment - 1)) != 0) return HeapError::kInvalidPointer;
   Ownership owner = locate(header);
-  if (owner == Ownership::kFreedHuge) return HeapError::kDoubleFree;
-  if (owner != Ownership::kHeap && owner != Ownership::kLiveHuge) return HeapError::kInvalidPointer;
+  if (kHugeBlocks && owner == Ownership::kFreedHuge) return HeapError::kDoubleFree;
+  if (!readable(owner)) return HeapError::kInvalidPointer;
   uint64_t tag = load_tag(header);
   uintptr_t inner = 0;  // an over-aligned payload, which must lie inside its block
   const uintptr_t real = TagCodec::aligned_target(header, TagCodec::value_of(tag));
   if (tag == codec_.aligned(header, real)) {
     if (real >= header) return HeapError::kCorruptHeader;
     owner = locate(real);
-    if (owner != Ownership::kHeap && owner != Ownership::kLiveHuge) return HeapError::kCorruptHeader;
+    if (!readable(owner)) return HeapError::kCorruptHeader;
     inner = payload;
     header = real;
     tag = load_tag(header);

@@ -98,7 +98,7 @@ bool LinuxSource::start_locked() {
   const uintptr_t top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   const uintptr_t low = top / 16;
   const uintptr_t width = top / 4 - low;
-  for (int attempt = 0; attempt < kFirstRangeHints; ++attempt) {
+  for (int attempt = 0; attempt < kFirstRangeHints && width >= kHintAlignment; ++attempt) {
     const uintptr_t at = (low + static_cast<uintptr_t>(random_bits() % width)) & ~(kHintAlignment - 1);
     for (const uint64_t bytes : {kRangeStep, kChunkBytes}) {
       const MapResult result = map_exactly(at, bytes);
@@ -198,7 +198,7 @@ void LinuxSource::note_heap_mapped_locked(uint64_t bytes) {
 Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
   const uint64_t length = round_up(bytes, kPageBytes);
   // A huge block's tag is measured from the heap's base, which must exist first.
-  if (length < bytes || !start()) return Span{};
+  if (length < bytes || (base() == 0 && !start())) return Span{};
   Span reused{};
   {
     LockGuard guard(huge_lock_);
