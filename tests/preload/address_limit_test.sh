@@ -41,6 +41,24 @@ python3_at_900000_kib() { runs_where_glibc_runs 900000 /usr/bin/python3 -c 'impo
 ls_at_900000_kib() { runs_where_glibc_runs 900000 ls -la /usr/bin; }
 small_and_huge_blocks_at_400000_kib() { runs_where_glibc_runs 400000 "$FILL" 1000 0; }
 
+# Near the smallest limit glibc runs a program at (found by bisection, to within 256 KiB),
+# libfreebump runs it with 2 MiB more: its own mappings (the library, thread records) and
+# the rounding of its size classes are all it needs beyond glibc's.
+near_glibcs_smallest_limit() {
+  local low=1000 high=200000 middle
+  under_limit "$high" glibc "$@" || fail "glibc fails at $high KiB"
+  while ((high - low > 256)); do
+    middle=$(((low + high) / 2))
+    if under_limit "$middle" glibc "$@"; then high=$middle; else low=$middle; fi
+  done
+  echo "glibc's smallest limit: $high KiB"
+  runs_where_glibc_runs $((high + 2048)) "$@"
+}
+python3_near_glibcs_smallest_limit() {
+  near_glibcs_smallest_limit /usr/bin/python3 -c 'import json; print(len(json.dumps(list(range(100000)))))'
+}
+ls_near_glibcs_smallest_limit() { near_glibcs_smallest_limit ls -la /usr/bin; }
+
 # as_much_memory_as_glibc KIB BLOCK_BYTES: two rounds of filling to the limit; each round of
 # libfreebump's gets at least 0.9x glibc's bytes.
 as_much_memory_as_glibc() {
@@ -68,6 +86,8 @@ run_case python3_at_20000_kib
 run_case python3_at_900000_kib
 run_case ls_at_900000_kib
 run_case small_and_huge_blocks_at_400000_kib
+run_case python3_near_glibcs_smallest_limit
+run_case ls_near_glibcs_smallest_limit
 run_case fill_1000_byte_blocks_at_300000_kib
 run_case fill_4000_byte_blocks_at_200000_kib
 run_case fill_1_mib_blocks_at_300000_kib
