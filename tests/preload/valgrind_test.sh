@@ -6,12 +6,12 @@
 # then our diagnostic; and correct programs (our API tests, python3, threads) run with zero
 # errors.
 #
-# Usage (Bazel passes these): valgrind_test.sh LIBFREEBUMP_SO MEMCHECK_BUGGY MALLOC_API_TEST MT_WORKLOAD
+# Usage (Bazel passes these): valgrind_test.sh LIBFREEBUMP_SO MEMCHECK_CASES MALLOC_API_TEST MT_WORKLOAD
 set -uo pipefail
 source bazel/test_cases.sh
 
 readonly LIBRARY="$(realpath "$1")"
-readonly BUGGY="$(realpath "$2")"
+readonly CASES="$(realpath "$2")"
 readonly API_TEST="$(realpath "$3")"
 readonly MT_WORKLOAD="$(realpath "$4")"
 readonly WORK="$TEST_TMPDIR/valgrind"
@@ -42,9 +42,9 @@ library_was_live() {
 }
 
 buggy_program_reported_as_under_memchecks_allocator() {
-  valgrind --log-file="$WORK/own.log" --leak-check=full "$BUGGY" bugs >"$WORK/own.out" 2>&1 ||
+  valgrind --log-file="$WORK/own.log" --leak-check=full "$CASES" bugs >"$WORK/own.out" 2>&1 ||
     fail "under memcheck's allocator: exit $?"
-  on_top_of_libfreebump buggy "${ON_TOP[@]}" --leak-check=full "$BUGGY" bugs || fail "exit $?: $(cat "$WORK/buggy.err")"
+  on_top_of_libfreebump buggy "${ON_TOP[@]}" --leak-check=full "$CASES" bugs || fail "exit $?: $(cat "$WORK/buggy.err")"
   library_was_live buggy
   findings "$WORK/own.log" >"$WORK/own.findings"
   findings "$WORK/buggy.log" >"$WORK/buggy.findings"
@@ -69,7 +69,7 @@ buggy_program_reported_as_under_memchecks_allocator() {
 }
 
 double_free_reported_then_diagnosed() {
-  on_top_of_libfreebump double_free "${ON_TOP[@]}" "$BUGGY" double-free
+  on_top_of_libfreebump double_free "${ON_TOP[@]}" "$CASES" double-free
   local status=$?
   [[ $status -eq 134 ]] || fail "exit $status, want 134 (abort): $(cat "$WORK/double_free.err")"
   grep -q "Invalid free() / delete / delete\[\] / realloc()" "$WORK/double_free.log" || fail "no memcheck report: $(cat "$WORK/double_free.log")"
@@ -114,9 +114,19 @@ threads_run_clean_under_memcheck() {
   grep -q "All heap blocks were freed -- no leaks are possible" "$WORK/threads.log" || fail "$(grep -A6 'HEAP SUMMARY' "$WORK/threads.log")"
 }
 
+freed_blocks_wait_in_the_quarantine() {
+  on_top_of_libfreebump churn "${ON_TOP[@]}" --leak-check=full "$CASES" churn ||
+    fail "exit $?: $(head -c 300 "$WORK/churn.err")"
+  library_was_live churn
+  zero_errors "$WORK/churn.log"
+  grep -q "All heap blocks were freed -- no leaks are possible" "$WORK/churn.log" || fail "$(grep -A6 'HEAP SUMMARY' "$WORK/churn.log")"
+  grep -q "^churn done; the first freed block came back after 19 MB of frees" "$WORK/churn.out" || fail "$(cat "$WORK/churn.out")"
+}
+
 run_case buggy_program_reported_as_under_memchecks_allocator
 run_case double_free_reported_then_diagnosed
 run_case api_tests_run_clean_under_memcheck
 run_case python3_runs_clean_under_memcheck
 run_case threads_run_clean_under_memcheck
+run_case freed_blocks_wait_in_the_quarantine
 finish_cases
