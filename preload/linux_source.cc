@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -52,8 +53,11 @@ class ErrnoKeeper {
 };
 
 // Random bits for the first range's address (ASLR for the heap); from the stack's address and
-// the clock if the kernel's pool is not ready yet.
+// the clock if the kernel's pool is not ready yet. None where the process runs with address
+// randomisation off (setarch -R, gdb): its heap is where it was the last time, as glibc's is.
 uint64_t random_bits() {
+  const int persona = personality(0xffffffff);
+  if (persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0) return 0;
   uint64_t bits = 0;
   if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof bits)) return bits;
   timespec now;

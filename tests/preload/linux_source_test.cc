@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "gtest/gtest.h"
 
@@ -100,6 +102,35 @@ TEST(LinuxSource, HugeMappingsAreKnownLiveAndFreed) {
   EXPECT_EQ(source.owner_of(grown.begin + 8, 8), Ownership::kFreedHuge);
   EXPECT_GT(source.drop_huge_cache(), 0u);  // unmapped
   EXPECT_EQ(source.owner_of(grown.begin + 8, 8), Ownership::kFreedHuge);
+}
+
+// The heap's base in a forked child, with address randomisation off or on; 0 on failure.
+uintptr_t base_in_a_child(bool randomised) {
+  int pipe_ends[2];
+  if (pipe(pipe_ends) != 0) return 0;
+  const pid_t child = fork();
+  if (child == 0) {
+    if (!randomised) personality(ADDR_NO_RANDOMIZE);
+    static LinuxSource source;
+    const uintptr_t base = source.start() ? source.base() : 0;
+    _exit(write(pipe_ends[1], &base, sizeof base) == sizeof base ? 0 : 1);
+  }
+  uintptr_t base = 0;
+  if (child < 0 || read(pipe_ends[0], &base, sizeof base) != sizeof base) base = 0;
+  waitpid(child, nullptr, 0);
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+  return base;
+}
+
+TEST(LinuxSource, TheBaseIsRandomUnlessRandomisationIsOff) {
+  const uintptr_t fixed = base_in_a_child(false);
+  ASSERT_NE(fixed, 0u);
+  EXPECT_EQ(base_in_a_child(false), fixed);  // as under gdb or setarch -R: where it was
+  const uintptr_t first = base_in_a_child(true);
+  const uintptr_t second = base_in_a_child(true);
+  ASSERT_NE(first, 0u);
+  EXPECT_NE(first, second);  // 23 random bits: alike once in 8 million
 }
 
 // Under an address-space limit the heap takes what is left, page by page at the end, and a
