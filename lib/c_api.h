@@ -10,16 +10,20 @@
 //                                              // allocate_aligned, free, reallocate,
 //                                              // usable_size, last_error
 //   static void set_errno(int);                // a no-op where there is no errno
-//   static int get_errno();
 //   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
 //   static constexpr size_t kPageSize;         // for valloc and pvalloc
 //   [[noreturn]] static void die(const char* line, size_t length);  // print, then abort
 //   static constexpr bool kFormatsDiagnostics = false;  // optional: die() prints nothing
 //                                              // (it traps), so the line is not formatted
+//   static constexpr bool kAlignedAllocAsMemalign = true;  // optional: aligned_alloc takes
+//                                              // any alignment, as memalign does (glibc
+//                                              // up to 2.37); by default, as C17 and glibc
+//                                              // 2.38, one that is not a power of two is EINVAL
 //
 // Semantics follow glibc 2.36 where C leaves a choice (see ../shared/RELIABILITY.md):
 // malloc(0) returns a unique pointer, realloc(p, 0) frees p and returns NULL, free keeps
-// errno, posix_memalign leaves errno and *memptr alone on failure.
+// errno, posix_memalign leaves *memptr alone on failure (and sets errno to ENOMEM along with
+// returning it, as glibc's and dlmalloc's do; EINVAL leaves errno alone).
 #ifndef FREEBUMP_LIB_C_API_H_
 #define FREEBUMP_LIB_C_API_H_
 
@@ -44,6 +48,15 @@ struct FormatsDiagnostics {
 template <class Env>
 struct FormatsDiagnostics<Env, decltype(static_cast<void>(Env::kFormatsDiagnostics))> {
   static constexpr bool value = Env::kFormatsDiagnostics;
+};
+// Env::kAlignedAllocAsMemalign when the Env declares it, else false.
+template <class Env, class = void>
+struct AlignedAllocAsMemalign {
+  static constexpr bool value = false;
+};
+template <class Env>
+struct AlignedAllocAsMemalign<Env, decltype(static_cast<void>(Env::kAlignedAllocAsMemalign))> {
+  static constexpr bool value = Env::kAlignedAllocAsMemalign;
 };
 }  // namespace c_api_detail
 
@@ -83,27 +96,25 @@ class CApi {
 
   static int posix_memalign(void** result, size_t alignment, size_t size) {
     if (!is_power_of_two(alignment) || alignment % sizeof(void*) != 0) return Env::kInvalid;
-    const int saved_errno = Env::get_errno();
     void* pointer = aligned("posix_memalign", alignment, size);
-    Env::set_errno(saved_errno);
     if (pointer == nullptr) return Env::kNoMemory;
     *result = pointer;
     return 0;
   }
 
-  // C11: any power of two; the size need not be a multiple of it (as glibc and mimalloc).
+  // Any power of two; the size need not be a multiple of it (as glibc and mimalloc). Another
+  // alignment is EINVAL (C17), or rounded up as memalign does where the Env says so.
   static void* aligned_alloc(size_t alignment, size_t size) {
-    if (!is_power_of_two(alignment)) return invalid();
-    return aligned("aligned_alloc", alignment, size);
+    if constexpr (c_api_detail::AlignedAllocAsMemalign<Env>::value) {
+      return memalign_named("aligned_alloc", alignment, size);
+    } else {
+      if (!is_power_of_two(alignment)) return invalid();
+      return aligned("aligned_alloc", alignment, size);
+    }
   }
 
   // glibc: an alignment that is not a power of two is rounded up to one.
-  static void* memalign(size_t alignment, size_t size) {
-    if (alignment > (SIZE_MAX >> 1) + 1) return invalid();
-    size_t rounded = 1;
-    while (rounded < alignment) rounded <<= 1;
-    return aligned("memalign", rounded, size);
-  }
+  static void* memalign(size_t alignment, size_t size) { return memalign_named("memalign", alignment, size); }
 
   static void* valloc(size_t size) { return aligned("valloc", Env::kPageSize, size); }
 
@@ -129,6 +140,13 @@ class CApi {
  private:
   static constexpr bool is_power_of_two(size_t value) {
     return value != 0 && (value & (value - 1)) == 0;
+  }
+
+  static void* memalign_named(const char* function, size_t alignment, size_t size) {
+    if (alignment > (SIZE_MAX >> 1) + 1) return invalid();
+    size_t rounded = 1;
+    while (rounded < alignment) rounded <<= 1;
+    return aligned(function, rounded, size);
   }
 
   static void* aligned(const char* function, size_t alignment, size_t size) {

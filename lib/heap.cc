@@ -20,6 +20,11 @@ constexpr uintptr_t kHugeHeaderInPage = 8;
 constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 constexpr bool kCoalescing = FREEBUMP_COALESCING != 0;
 
+// Where a tag may be read (FreeingBumpHeap::locate).
+constexpr bool readable(Ownership owner) {
+  return owner == Ownership::kHeap || (kHugeBlocks && owner == Ownership::kLiveHuge);
+}
+
 }  // namespace
 
 const char* describe(HeapError error) {
@@ -166,9 +171,8 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
   const Span mapping{block.header - kHugeHeaderInPage, block.payload_end};
   FREEBUMP_COUNT(stats_.huge_live--);
   FREEBUMP_COUNT(stats_.huge_bytes -= mapping.end - mapping.begin);
-  // Until the source unmaps it (or while it keeps the mapping for reuse) a second free
-  // finds a FREE tag.
-  store_tag(block.header, codec_.free(block.header, 0, 0));
+  // The source remembers the mapping as freed: a second free is a double free, found without
+  // reading the mapping, which may be gone.
   source_->unmap_huge(mapping);
 }
 
@@ -250,40 +254,48 @@ HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const 
 
 // ---- Finding and checking blocks -----------------------------------------------------------
 
-// Whether the 8 bytes at `header` may be read: inside the heap, or anywhere outside it when
-// huge blocks exist (a pointer into a mapping of ours has its tag on the same page or inside
-// the same mapping; a wild pointer may fault there, as it would under any allocator).
-bool FreeingBumpHeap::may_read(uintptr_t header) const {
-  if (in_heap(header)) return true;
-  if (!kHugeBlocks) return false;
-  const bool outside = header < codec_.base() || header >= source_->high_water();
-  return outside && codec_.base() != 0 && source_->huge_threshold() != ~uint64_t{0};
+// Where the 8 bytes at `header` (a header position) lie: in the heap, in a live huge mapping
+// (both readable), or elsewhere, which is never read: a huge block's freed mapping (its
+// pointer freed again is a double free) or memory that is not the source's.
+Ownership FreeingBumpHeap::locate(uintptr_t header) const {
+  if ((header & (kPayloadAlignment - 1)) != kHeaderBytes) return Ownership::kNotOurs;
+  const bool above_base = header >= codec_.base() + kHeaderBytes;
+  if (above_base && header < source_->high_water()) return Ownership::kHeap;
+  if (!kHugeBlocks || codec_.base() == 0) return Ownership::kNotOurs;
+  const Ownership owner = source_->owner_of(header, kHeaderBytes);
+  return owner == Ownership::kHeap && !above_base ? Ownership::kNotOurs : owner;
 }
 
 // Each tag is checked by encoding the tag it should be and comparing all 64 bits.
 HeapError FreeingBumpHeap::find_live_block(uintptr_t payload, LiveBlock* block) const {
   init_codec();
   uintptr_t header = payload - kHeaderBytes;
-  if ((payload & (kPayloadAlignment - 1)) != 0 || !may_read(header)) {
-    return HeapError::kInvalidPointer;
-  }
+  if ((payload & (kPayloadAlignment - 1)) != 0) return HeapError::kInvalidPointer;
+  Ownership owner = locate(header);
+  if (kHugeBlocks && owner == Ownership::kFreedHuge) return HeapError::kDoubleFree;
+  if (!readable(owner)) return HeapError::kInvalidPointer;
   uint64_t tag = load_tag(header);
   uintptr_t inner = 0;  // an over-aligned payload, which must lie inside its block
   const uintptr_t real = TagCodec::aligned_target(header, TagCodec::value_of(tag));
   if (tag == codec_.aligned(header, real)) {
-    if (real >= header || !may_read(real)) return HeapError::kCorruptHeader;
+    if (real >= header) return HeapError::kCorruptHeader;
+    owner = locate(real);
+    if (!readable(owner)) return HeapError::kCorruptHeader;
     inner = payload;
     header = real;
     tag = load_tag(header);
   }
   const unsigned order = TagCodec::order_of(tag);
   const uint64_t huge_bytes = TagCodec::value_of(tag) * kHugeUnitBytes;
-  if (in_heap(header) && tag == codec_.used(header, order) &&
-      uint64_t{header} + block_bytes(order) <= source_->high_water()) {
-    *block = LiveBlock{header, order, header + static_cast<uintptr_t>(block_bytes(order)), false};
-  } else if (kHugeBlocks && !in_heap(header) &&
+  const uint64_t bytes = block_bytes(order);
+  if (owner == Ownership::kHeap && tag == codec_.used(header, order) &&
+      (uint64_t{header} + bytes <= source_->high_water() ||
+       (header >= source_->high_water() && in_other_range(header, bytes)))) {
+    *block = LiveBlock{header, order, header + static_cast<uintptr_t>(bytes), false};
+  } else if (kHugeBlocks && owner == Ownership::kLiveHuge &&
              (header & (kHugeUnitBytes - 1)) == kHugeHeaderInPage &&
-             tag == codec_.huge(header, huge_bytes)) {
+             tag == codec_.huge(header, huge_bytes) &&
+             source_->owner_of(header - kHugeHeaderInPage, huge_bytes) == Ownership::kLiveHuge) {
     *block = LiveBlock{header, 0, header - kHugeHeaderInPage + static_cast<uintptr_t>(huge_bytes),
                        true};
   } else {

@@ -122,8 +122,8 @@ struct HeapStats {
 // Room for sorting when free blocks are merged: a bitmap with one bit per 16 bytes of the
 // heap, counted from its tag base (bit i stands for the header at base + 16 i + 8), all
 // zero, and left all zero again. Merging marks each free block's bit and reads the blocks
-// back in address order by scanning the words. Without one (or when it does not reach the
-// source's high water) the free blocks are sorted as a list through their payloads instead.
+// back in address order by scanning the words. Blocks beyond its reach (all of them, without
+// one) are sorted as a list through their payloads instead.
 struct MergeScratch {
   uint64_t* bits = nullptr;
   size_t words = 0;
@@ -293,7 +293,20 @@ class FreeingBumpHeap {
   HeapError free_slow(uintptr_t payload, unsigned* freed_order);
   bool in_heap(uintptr_t header) const {
     return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
-           header >= codec_.base() + kHeaderBytes && header < source_->high_water();
+           header >= codec_.base() + kHeaderBytes &&
+           (header < source_->high_water() || in_other_range(header, kHeaderBytes));
+  }
+  // Whether the `bytes` at `address` (at or above the high water) lie in one of the source's
+  // other heap ranges. Only sources that map memory of their own have those, and builds
+  // without huge blocks have no such source.
+  bool in_other_range(uintptr_t address, uint64_t bytes) const {
+#if FREEBUMP_HUGE_BLOCKS
+    return source_->owner_of(address, bytes) == Ownership::kHeap;
+#else
+    static_cast<void>(address);
+    static_cast<void>(bytes);
+    return false;
+#endif
   }
   // As in_heap, against this heap's snapshot of the high water (no reach through source_);
   // a block above the snapshot takes the slow path, which refreshes it.
@@ -306,7 +319,7 @@ class FreeingBumpHeap {
     known_high_water_ = source_->high_water();
 #endif
   }
-  bool may_read(uintptr_t header) const;
+  Ownership locate(uintptr_t header) const;
   void init_codec() const;
   void* allocate_huge(uint64_t size, bool* zeroed);
   void* reallocate_huge(const LiveBlock& block, size_t size);

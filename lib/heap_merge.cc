@@ -55,9 +55,10 @@ uintptr_t sort_by_address(uintptr_t list) {
 void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
   init_codec();
   const uintptr_t origin = codec_.base();
-  const bool by_bitmap =
-      scratch.bits != nullptr && source_->high_water() - origin <= uint64_t{scratch.words} * 64 * 16;
-  uintptr_t all = 0;           // the list way: every free block, linked through its payload
+  // Blocks the bitmap covers are marked in it; the rest (all of them without a bitmap) are
+  // sorted as a list, and lie above every marked one.
+  const uint64_t bitmap_reach = scratch.bits != nullptr ? uint64_t{scratch.words} * 64 * 16 : 0;
+  uintptr_t all = 0;           // the list way: free blocks linked through their payloads
   size_t low_word = ~size_t{0};  // the bitmap way: the words that hold marks
   size_t high_word = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
@@ -66,7 +67,7 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
       const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
       // A damaged list ends here: what follows stays unreachable rather than trusted.
       if (tag != codec_.free(header, order, next)) break;
-      if (by_bitmap) {
+      if (header - origin < bitmap_reach) {
         const size_t bit = (header - origin) / 16;
         scratch.bits[bit / 64] |= uint64_t{1} << (bit % 64);
         if (bit / 64 < low_word) low_word = bit / 64;
@@ -91,19 +92,16 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
     }
     end += static_cast<uintptr_t>(block_bytes(TagCodec::order_of(load_tag(header))));
   };
-  if (by_bitmap && low_word <= high_word) {
-    // Carving writes tags only below the scan position, where no mark is left to read.
-    for (size_t word = low_word; word <= high_word; ++word) {
-      for (uint64_t marks = scratch.bits[word]; marks != 0; marks &= marks - 1) {
-        const size_t bit = word * 64 + static_cast<size_t>(__builtin_ctzll(marks));
-        visit_in_address_order(origin + bit * 16 + kHeaderBytes);
-      }
-      scratch.bits[word] = 0;
+  // Carving writes tags only below the scan position, where no mark is left to read.
+  for (size_t word = low_word; word <= high_word && low_word != ~size_t{0}; ++word) {
+    for (uint64_t marks = scratch.bits[word]; marks != 0; marks &= marks - 1) {
+      const size_t bit = word * 64 + static_cast<size_t>(__builtin_ctzll(marks));
+      visit_in_address_order(origin + bit * 16 + kHeaderBytes);
     }
-  } else if (!by_bitmap) {
-    for (uintptr_t header = sort_by_address(all); header != 0; header = merge_link(header)) {
-      visit_in_address_order(header);
-    }
+    scratch.bits[word] = 0;
+  }
+  for (uintptr_t header = sort_by_address(all); header != 0; header = merge_link(header)) {
+    visit_in_address_order(header);
   }
   if (end != start) carve_free_region(start, end);
 }

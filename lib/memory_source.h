@@ -20,6 +20,15 @@ struct Span {
   constexpr bool empty() const { return begin == end; }
 };
 
+// What a source's own memory outside [base(), high_water()) holds at an address (see
+// MemorySource::owner_of).
+enum class Ownership : uint8_t {
+  kNotOurs,    // nothing of this source's: the heap must not read it
+  kHeap,       // heap memory in a range of the source's that does not follow the first run
+  kLiveHuge,   // inside a huge block's mapping, in use
+  kFreedHuge,  // inside a huge block's mapping that has been freed (it may be unmapped now)
+};
+
 class MemorySource {
  public:
   // Hands over at least `min_bytes` more bytes, or an empty span when it cannot (the heap
@@ -50,13 +59,26 @@ class MemorySource {
     return Span{};
   }
 
+  // Where the `bytes` at `address` lie among the source's own memory outside [base(),
+  // high_water()), asked before the heap reads a pointer's tag there: a source that hands out
+  // huge blocks must know them (and the ones freed, at least recently, so that a second free
+  // is a double free), and one whose heap memory could not stay in one run names its other
+  // ranges. Answering kNotOurs for everything (the default) is right for a source that has
+  // neither. Thread-safe.
+  virtual Ownership owner_of(uintptr_t address, uint64_t bytes) const {
+    (void)address;
+    (void)bytes;
+    return Ownership::kNotOurs;
+  }
+
   // Requests above this many bytes become huge blocks.
   uint64_t huge_threshold() const { return huge_threshold_; }
   // Whether grow() hands out memory that was never written (fresh pages are zero), so that
   // calloc can skip clearing it.
   bool spans_are_zeroed() const { return spans_are_zeroed_; }
-  // One past the highest byte this source ever handed out through grow(): every header of
-  // every heap on this source lies below it, and everything from base() up to it can be read.
+  // One past the highest byte this source handed out through grow() in its first run of
+  // memory: everything from base() up to it can be read. The heap checks a pointer against it
+  // before anything else; memory beyond it is the source's only where owner_of() says so.
   uintptr_t high_water() const { return __atomic_load_n(&high_water_, __ATOMIC_ACQUIRE); }
 
  protected:

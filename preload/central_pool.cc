@@ -60,7 +60,9 @@ Span CentralPool::grow(uint64_t min_bytes) {
   } else {
     span = platform_->grow(min_bytes);
     if (!span.empty()) {
-      raise_high_water(span.end);
+      // The platform's first run ends at its high water; a span beyond it (another range)
+      // is known to heaps through owner_of().
+      raise_high_water(platform_->high_water());
       fresh_bytes_ += span_bytes(span);
     }
   }
@@ -344,7 +346,8 @@ uint64_t CentralPool::discard_chain(unsigned order, const FreeChain& chain) {
     const uintptr_t next = codec.link_target(TagCodec::value_of(tag));
     if (tag != codec.free(header, order, next)) break;
     returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
-    if (next == 0 || next < base() || next >= high_water()) break;
+    if (next == 0) break;
+    if ((next < base() || next >= high_water()) && owner_of(next, kHeaderBytes) != Ownership::kHeap) break;
     header = next;
   }
   return returned;

@@ -65,6 +65,9 @@ class CentralPool final : public MemorySource {
   Span map_huge(uint64_t bytes, bool* zeroed) override { return platform_->map_huge(bytes, zeroed); }
   void unmap_huge(Span mapping) override { platform_->unmap_huge(mapping); }
   Span remap_huge(Span mapping, uint64_t bytes) override { return platform_->remap_huge(mapping, bytes); }
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
+    return platform_->owner_of(address, bytes);
+  }
 
   // ---- Free blocks between a heap (any heap on this pool) and the pool. Each returns
   // kCorruptFreeList if a damaged tag turns up (the damaged list is dropped).

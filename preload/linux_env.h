@@ -16,9 +16,10 @@ namespace freebump {
 struct LinuxEnv {
   static ProcessHeap& heap() { return process_heap(); }
   static void set_errno(int value) { errno = value; }
-  static int get_errno() { return errno; }
   static constexpr int kNoMemory = ENOMEM;
   static constexpr int kInvalid = EINVAL;
+  // glibc 2.36 serves aligned_alloc with any alignment, as memalign (2.38 made it EINVAL).
+  static constexpr bool kAlignedAllocAsMemalign = true;
   // x86-64 and arm64 Linux with 4 KiB pages; valloc and pvalloc round to this.
   static constexpr size_t kPageSize = 4096;
   [[noreturn]] static void die(const char* line, size_t length) {

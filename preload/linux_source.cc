@@ -2,19 +2,31 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/random.h>
 #include <time.h>
+
+#include <initializer_list>
+
+#include <valgrind/memcheck.h>
+
+#include "lib/header_tag.h"
 
 namespace freebump {
 namespace {
 
-// The reservation: 1 TiB of address space if the process may have it, halving down to
-// 1 GiB under an address-space limit (ulimit -v, valgrind). Tag links reach 8 TiB.
-constexpr uint64_t kLargestReservation = uint64_t{1} << 40;
-constexpr uint64_t kSmallestReservation = uint64_t{1} << 30;
+// The heap is mapped in steps of this much (fewer mmap calls; untouched pages cost nothing but
+// address space), or exactly what a request needs when a step cannot be had.
+constexpr uint64_t kRangeStep = uint64_t{4} << 20;
 // Heaps get at least this much per grow(), so threads rarely come back for more.
 constexpr uint64_t kChunkBytes = uint64_t{64} << 10;
-// Commit in steps of this much: fewer mprotect calls; untouched pages still cost nothing.
-constexpr uint64_t kCommitStep = uint64_t{4} << 20;
+// Tags' links count 8-byte units from the base in kTagValueBits: every range ends below
+// base + kLinkReach.
+constexpr uint64_t kLinkReach = uint64_t{8} << kTagValueBits;
+// The first range is tried at this many random addresses (aligned to kHintAlignment, so that
+// the kernel can back the heap with huge pages) before the kernel is let choose.
+constexpr int kFirstRangeHints = 4;
+constexpr uintptr_t kHintAlignment = uintptr_t{2} << 20;
 
 // A cached huge mapping serves a request whole when it is at most this many times as large:
 // replacing 5..25 MiB buffers at random then faults in 37 % of the pages that cutting each
@@ -40,18 +52,71 @@ class ErrnoKeeper {
   int saved_;
 };
 
+// Random bits for the first range's address (ASLR for the heap); from the stack's address and
+// the clock if the kernel's pool is not ready yet. None where the process runs with address
+// randomisation off (setarch -R, gdb): its heap is where it was the last time, as glibc's is.
+uint64_t random_bits() {
+  const int persona = personality(0xffffffff);
+  if (persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0) return 0;
+  uint64_t bits = 0;
+  if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof bits)) return bits;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  bits = reinterpret_cast<uintptr_t>(&now) ^ static_cast<uint64_t>(now.tv_nsec) << 20 ^ static_cast<uint64_t>(now.tv_sec);
+  return bits * 0x9E3779B97F4A7C15ull;
+}
+
+// Under valgrind, heap memory is the allocator's until a block is handed out (valgrind_heap.h):
+// no-access to the program. Elsewhere these are a few instructions that do nothing.
+void hide_from_program(uintptr_t begin, uint64_t bytes) {
+  VALGRIND_MAKE_MEM_NOACCESS(reinterpret_cast<void*>(begin), bytes);
+}
+
 }  // namespace
 
-bool LinuxSource::reserve() {
+// Maps `bytes` read-write at exactly `at`, never over another mapping: kTaken if something is
+// in the way (or the address cannot be had), kNoMemory at an address-space limit.
+LinuxSource::MapResult LinuxSource::map_exactly(uintptr_t at, uint64_t bytes) {
+  void* mapped = mmap(reinterpret_cast<void*>(at), bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (mapped == MAP_FAILED) return errno == ENOMEM ? MapResult::kNoMemory : MapResult::kTaken;
+  if (reinterpret_cast<uintptr_t>(mapped) != at) {
+    // A kernel before 4.17 (or valgrind) took the address as a mere hint.
+    munmap(mapped, bytes);
+    return MapResult::kTaken;
+  }
+  return MapResult::kMapped;
+}
+
+bool LinuxSource::start() {
   LockGuard guard(grow_lock_);
-  if (reservation_begin_ != 0) return true;
+  return start_locked();
+}
+
+bool LinuxSource::start_locked() {
+  if (range_count_ != 0) return true;
   ErrnoKeeper keep_errno;
-  for (uint64_t size = kLargestReservation; size >= kSmallestReservation; size /= 2) {
-    void* at = mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // Between 1/16 and 1/4 of the way up to the stack (8..32 TiB on x86-64): the kernel maps
+  // top-down from below the stack and programs start near the bottom, so nothing else lands
+  // here and the heap can grow upwards in one run.
+  const uintptr_t top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const uintptr_t low = top / 16;
+  const uintptr_t width = top / 4 - low;
+  for (int attempt = 0; attempt < kFirstRangeHints && width >= kHintAlignment; ++attempt) {
+    const uintptr_t at = (low + static_cast<uintptr_t>(random_bits() % width)) & ~(kHintAlignment - 1);
+    for (const uint64_t bytes : {kRangeStep, kChunkBytes}) {
+      const MapResult result = map_exactly(at, bytes);
+      if (result == MapResult::kMapped) {
+        add_range_locked(at, bytes);
+        return true;
+      }
+      if (result == MapResult::kTaken) break;
+    }
+  }
+  for (const uint64_t bytes : {kRangeStep, kChunkBytes}) {
+    void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (at == MAP_FAILED) continue;
-    reservation_begin_ = reinterpret_cast<uintptr_t>(at);
-    reservation_end_ = reservation_begin_ + size;
-    committed_end_ = next_ = reservation_begin_;
+    add_range_locked(reinterpret_cast<uintptr_t>(at), bytes);
     return true;
   }
   return false;
@@ -60,39 +125,95 @@ bool LinuxSource::reserve() {
 Span LinuxSource::grow(uint64_t min_bytes) {
   LockGuard guard(grow_lock_);
   const uint64_t take = round_up(min_bytes > kChunkBytes ? min_bytes : kChunkBytes, kPageBytes);
-  if (reservation_begin_ == 0 || take < min_bytes || take > reservation_end_ - next_) {
-    return Span{};
-  }
-  const uintptr_t end = next_ + static_cast<uintptr_t>(take);
-  if (end > committed_end_) {
-    ErrnoKeeper keep_errno;
-    uint64_t commit = round_up(end - committed_end_, kCommitStep);
-    if (commit > reservation_end_ - committed_end_) commit = reservation_end_ - committed_end_;
-    if (mprotect(reinterpret_cast<void*>(committed_end_), commit, PROT_READ | PROT_WRITE) != 0) {
-      return Span{};  // the commit limit was reached: ENOMEM for this request only
-    }
-    committed_end_ += static_cast<uintptr_t>(commit);
-    LockGuard huge_guard(huge_lock_);
-    committed_bytes_ = committed_end_ - reservation_begin_;
-    note_mapped_locked();
-  }
-  const Span span{next_, end};
-  next_ = end;
-  raise_high_water(end);
+  if (range_count_ == 0 || take < min_bytes) return Span{};
+  if (ranges_[range_count_ - 1].end - next_ < take && !make_room_locked(take)) return Span{};
+  const Span span{next_, next_ + static_cast<uintptr_t>(take)};
+  next_ = span.end;
+  handed_out_bytes_ += take;
+  if (range_count_ == 1) raise_high_water(span.end);
   return span;
+}
+
+// Room for `bytes` more in the last range: by extending it, else in a new range above it.
+bool LinuxSource::make_room_locked(uint64_t bytes) {
+  ErrnoKeeper keep_errno;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    MapResult result = extend_range_locked(bytes);
+    if (result == MapResult::kTaken) result = open_range_locked(bytes);
+    if (result == MapResult::kMapped) return true;
+    // At an address-space limit the cached huge mappings count too: they go first.
+    if (result != MapResult::kNoMemory || drop_huge_cache() == 0) return false;
+  }
+  return false;
+}
+
+LinuxSource::MapResult LinuxSource::extend_range_locked(uint64_t bytes) {
+  Range& range = ranges_[range_count_ - 1];
+  const uint64_t shortfall = bytes - (range.end - next_);
+  MapResult result = MapResult::kTaken;
+  for (const uint64_t step : {kRangeStep, kPageBytes}) {
+    const uint64_t extension = round_up(shortfall, step);
+    if (range.end + extension - base() > kLinkReach) return MapResult::kTaken;
+    result = map_exactly(range.end, extension);
+    if (result == MapResult::kMapped) {
+      hide_from_program(range.end, extension);
+      __atomic_store_n(&range.end, range.end + static_cast<uintptr_t>(extension), __ATOMIC_RELEASE);
+      note_heap_mapped_locked(extension);
+      return result;
+    }
+  }
+  return result;
+}
+
+// Another mapping follows the last range: a new range starts above it, as close as can be
+// found (the distance doubling) within reach of the links. What the last range has left
+// stays mapped and unused.
+LinuxSource::MapResult LinuxSource::open_range_locked(uint64_t bytes) {
+  if (range_count_ == kMaxRanges) return MapResult::kTaken;
+  const uintptr_t end = ranges_[range_count_ - 1].end;
+  for (uint64_t gap = kRangeStep; end + gap + bytes - base() <= kLinkReach; gap *= 2) {
+    const uintptr_t at = end + static_cast<uintptr_t>(gap);
+    for (const uint64_t length : {round_up(bytes, kRangeStep), bytes}) {
+      const MapResult result = map_exactly(at, length);
+      if (result == MapResult::kMapped) {
+        add_range_locked(at, length);
+        return result;
+      }
+      if (result == MapResult::kNoMemory && length == bytes) return result;
+    }
+  }
+  return MapResult::kTaken;
+}
+
+void LinuxSource::add_range_locked(uintptr_t begin, uint64_t bytes) {
+  hide_from_program(begin, bytes);
+  ranges_[range_count_] = Range{begin, begin + static_cast<uintptr_t>(bytes)};
+  next_ = begin;
+  __atomic_store_n(&range_count_, range_count_ + 1, __ATOMIC_RELEASE);
+  note_heap_mapped_locked(bytes);
+}
+
+void LinuxSource::note_heap_mapped_locked(uint64_t bytes) {
+  LockGuard huge_guard(huge_lock_);
+  heap_mapped_bytes_ += bytes;
+  note_mapped_locked();
 }
 
 Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
   const uint64_t length = round_up(bytes, kPageBytes);
-  if (length < bytes) return Span{};
+  // A huge block's tag is measured from the heap's base, which must exist first.
+  if (length < bytes || (base() == 0 && !start())) return Span{};
   Span reused{};
   {
+    LockGuard guard(huge_lock_);
+    // Room to record the mapping first: a huge block the registry does not know would be
+    // refused when freed.
+    if (!huge_registry_.reserve_room(*this)) return Span{};
     // The smallest cached mapping that fits and is at most kHugeReuseRatio times the request
     // is taken whole: its pages are already faulted in, and cutting it down would only fault
     // them in again for the next, bigger request (glibc's heap keeps such memory too). Else
     // the largest one is resized below: only the difference costs page faults (growing) or
     // goes back to the kernel (shrinking).
-    LockGuard guard(huge_lock_);
     int fit = -1, largest = -1;
     for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
       const uint64_t cached = huge_cache_[slot].end - huge_cache_[slot].begin;
@@ -112,26 +233,48 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
       huge_cached_bytes_ -= reused.end - reused.begin;
     }
   }
+  Span mapping{};
   if (!reused.empty()) {
     *zeroed = false;
     const uint64_t cached = reused.end - reused.begin;
-    if (reusable_whole(cached, length)) return reused;
-    const Span resized = remap_huge(reused, length);
-    if (!resized.empty()) return resized;
-    unmap_huge(reused);  // could not resize: let it go, and map afresh
+    mapping = reusable_whole(cached, length) ? reused : remap(reused, length);
+    if (mapping.empty()) release_mapping(reused);  // could not resize: let it go, and map afresh
   }
-  ErrnoKeeper keep_errno;
-  void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (at == MAP_FAILED) return Span{};
-  *zeroed = true;
+  if (mapping.empty()) {
+    ErrnoKeeper keep_errno;
+    void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // At an address-space limit the cached mappings count too: they go first.
+    if (at == MAP_FAILED && errno == ENOMEM && drop_huge_cache() != 0) {
+      at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
+    if (at != MAP_FAILED) {
+      *zeroed = true;
+      mapping = Span{reinterpret_cast<uintptr_t>(at), reinterpret_cast<uintptr_t>(at) + static_cast<uintptr_t>(length)};
+      LockGuard guard(huge_lock_);
+      huge_mapped_bytes_ += length;
+      note_mapped_locked();
+    }
+  }
+  if (!mapping.empty()) hide_from_program(mapping.begin, mapping.end - mapping.begin);
   LockGuard guard(huge_lock_);
-  huge_mapped_bytes_ += length;
-  note_mapped_locked();
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(at);
-  return Span{begin, begin + static_cast<uintptr_t>(length)};
+  if (mapping.empty()) {
+    huge_registry_.release_room();
+  } else {
+    huge_registry_.add_live(mapping);
+  }
+  return mapping;
 }
 
 void LinuxSource::unmap_huge(Span mapping) {
+  {
+    LockGuard guard(huge_lock_);
+    huge_registry_.mark_freed(mapping);
+  }
+  release_mapping(mapping);
+}
+
+// A freed mapping (recorded as such) goes to the cache if there is room, else to the kernel.
+void LinuxSource::release_mapping(Span mapping) {
   const uint64_t length = mapping.end - mapping.begin;
   {
     LockGuard guard(huge_lock_);
@@ -151,6 +294,21 @@ void LinuxSource::unmap_huge(Span mapping) {
 }
 
 Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
+  {
+    LockGuard guard(huge_lock_);
+    if (!huge_registry_.reserve_room(*this)) return Span{};  // a move records one more
+  }
+  const Span resized = remap(mapping, bytes);
+  LockGuard guard(huge_lock_);
+  if (resized.empty()) {
+    huge_registry_.release_room();
+  } else {
+    huge_registry_.resize_live(mapping, resized);
+  }
+  return resized;
+}
+
+Span LinuxSource::remap(Span mapping, uint64_t bytes) {
   const uint64_t length = round_up(bytes, kPageBytes);
   const uint64_t old_length = mapping.end - mapping.begin;
   if (length < bytes) return Span{};
@@ -163,6 +321,18 @@ Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
   note_mapped_locked();
   const uintptr_t begin = reinterpret_cast<uintptr_t>(at);
   return Span{begin, begin + static_cast<uintptr_t>(length)};
+}
+
+Ownership LinuxSource::owner_of(uintptr_t address, uint64_t bytes) const {
+  const int count = __atomic_load_n(&range_count_, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < count; ++i) {
+    const uintptr_t end = __atomic_load_n(&ranges_[i].end, __ATOMIC_ACQUIRE);
+    if (address >= ranges_[i].begin && address < end) {
+      return bytes <= end - address ? Ownership::kHeap : Ownership::kNotOurs;
+    }
+  }
+  LockGuard guard(huge_lock_);
+  return huge_registry_.find(address, bytes);
 }
 
 void* LinuxSource::map_metadata(uint64_t bytes) {
@@ -220,9 +390,9 @@ uint64_t LinuxSource::drop_huge_cache() {
 LinuxSourceStats LinuxSource::stats() {
   LockGuard guard(grow_lock_);
   LockGuard huge_guard(huge_lock_);
-  return LinuxSourceStats{reservation_end_ - reservation_begin_,
-                          committed_end_ - reservation_begin_,
-                          next_ - reservation_begin_,
+  return LinuxSourceStats{heap_mapped_bytes_,
+                          static_cast<uint64_t>(range_count_),
+                          handed_out_bytes_,
                           huge_mapped_bytes_,
                           huge_cached_bytes_,
                           peak_mapped_,
@@ -230,7 +400,7 @@ LinuxSourceStats LinuxSource::stats() {
 }
 
 void LinuxSource::note_mapped_locked() {
-  const uint64_t mapped = committed_bytes_ + huge_mapped_bytes_;
+  const uint64_t mapped = heap_mapped_bytes_ + huge_mapped_bytes_;
   if (mapped > peak_mapped_) peak_mapped_ = mapped;
 }
 

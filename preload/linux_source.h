@@ -1,11 +1,20 @@
 // The Linux platform: where the preload library's heaps get their memory.
 //
-// - The heap lives in one large reservation (PROT_NONE, so it costs no commit charge),
-//   committed with mprotect in steps as the heaps grow and handed out in chunks; every
-//   thread's heap bumps through chunks of it, so all blocks share one base for their tags.
-// - Huge blocks (above kHugeThreshold) are mappings of their own. Freed ones are kept in a
-//   small cache and handed out again for a request of about the same size, as glibc reuses
-//   memory for repeated large allocations instead of paying mmap and page faults each time.
+// - The heap's address space is taken as it is needed, so that an address-space limit
+//   (ulimit -v, RLIMIT_AS) counts only memory in use, as it does for glibc: ranges mapped
+//   read-write in 4 MiB steps, each step placed right after the last (MAP_FIXED_NOREPLACE),
+//   so the heap stays one run of memory. Its first range is placed at a random address in a
+//   part of the address space the kernel leaves empty (between 1/16 and 1/4 of the way up to
+//   the stack), where the run can grow undisturbed. Should another mapping stand in the way,
+//   a new range opens above it, within reach of the tags' links (header_tag.h); heaps see the
+//   first run through high_water() and the other ranges through owner_of().
+// - Every thread's heap bumps through chunks of these ranges, so all blocks share one base
+//   for their tags.
+// - Huge blocks (above kHugeThreshold) are mappings of their own, each recorded (live, then
+//   freed: huge_registry.h) so that owner_of() can judge a pointer without reading it. Freed
+//   ones are kept in a small cache and handed out again for a request of about the same size,
+//   as glibc reuses memory for repeated large allocations instead of paying mmap and page
+//   faults each time; when address space runs out, the cache goes first.
 // - Memory goes back to the kernel through munmap (huge blocks beyond the cache) and
 //   madvise(MADV_DONTNEED) on the page-aligned inside of large free blocks (discard()).
 //
@@ -16,18 +25,19 @@
 
 #include <stdint.h>
 
+#include "preload/huge_registry.h"
 #include "preload/lock.h"
 #include "preload/platform.h"
 
 namespace freebump {
 
 struct LinuxSourceStats {
-  uint64_t reserved;       // address space reserved for the heap
-  uint64_t committed;      // of which made readable and writable
+  uint64_t heap_mapped;    // bytes mapped for the heap
+  uint64_t heap_ranges;    // in how many ranges (1 unless another mapping stood in the way)
   uint64_t handed_out;     // of which handed to heaps
   uint64_t huge_mapped;    // bytes in huge mappings now (live or cached)
   uint64_t huge_cached;    // of which cached for reuse
-  uint64_t peak_mapped;    // peak of committed + huge_mapped
+  uint64_t peak_mapped;    // peak of heap_mapped + huge_mapped
   uint64_t returned;       // bytes given back with munmap or madvise, in total
 };
 
@@ -39,14 +49,15 @@ class LinuxSource final : public Platform {
 
   constexpr LinuxSource() : Platform(kHugeThreshold, true) {}
 
-  // Reserves the address space; false if even the smallest reservation fails. Idempotent.
-  bool reserve();
+  // Maps the heap's first range (its base); false if no address space can be had. Idempotent.
+  bool start();
 
   Span grow(uint64_t min_bytes) override;
-  uintptr_t base() const override { return reservation_begin_; }
+  uintptr_t base() const override { return __atomic_load_n(&ranges_[0].begin, __ATOMIC_ACQUIRE); }
   Span map_huge(uint64_t bytes, bool* zeroed) override;
   void unmap_huge(Span mapping) override;
   Span remap_huge(Span mapping, uint64_t bytes) override;
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override;
 
   void* map_metadata(uint64_t bytes) override;
   void unmap_metadata(void* pages, uint64_t bytes) override;
@@ -64,19 +75,40 @@ class LinuxSource final : public Platform {
  private:
   static constexpr int kHugeCacheSlots = 4;
   static constexpr uint64_t kHugeCacheMaxBytes = uint64_t{64} << 20;
+  // Ranges of the heap beyond this many (other mappings in the way each time) are not opened.
+  static constexpr int kMaxRanges = 64;
 
+  // [begin, end) mapped read-write for the heap; `end` grows as the range is extended. Both are
+  // read without the lock by owner_of(): a range is filled in before range_count_ counts it.
+  struct Range {
+    uintptr_t begin;
+    uintptr_t end;
+  };
+  enum class MapResult { kMapped, kTaken, kNoMemory };
+
+  static MapResult map_exactly(uintptr_t at, uint64_t bytes);
+  bool start_locked();
+  bool make_room_locked(uint64_t bytes);
+  MapResult extend_range_locked(uint64_t bytes);
+  MapResult open_range_locked(uint64_t bytes);
+  void add_range_locked(uintptr_t begin, uint64_t bytes);
+  void note_heap_mapped_locked(uint64_t bytes);
   void note_mapped_locked();
+  // mremap without the registry (the caller records the result).
+  Span remap(Span mapping, uint64_t bytes);
+  void release_mapping(Span mapping);
 
   Lock grow_lock_;
-  uintptr_t reservation_begin_ = 0;
-  uintptr_t reservation_end_ = 0;
-  uintptr_t committed_end_ = 0;
-  uintptr_t next_ = 0;
+  Range ranges_[kMaxRanges] = {};
+  int range_count_ = 0;
+  uintptr_t next_ = 0;  // where the next span starts, in the last range
+  uint64_t handed_out_bytes_ = 0;
 
-  Lock huge_lock_;
+  mutable Lock huge_lock_;  // owner_of() takes it too
+  HugeRegistry huge_registry_;
   Span huge_cache_[kHugeCacheSlots] = {};
   uint64_t huge_cached_bytes_ = 0;
-  uint64_t committed_bytes_ = 0;  // committed_end_ - reservation_begin_, under huge_lock_
+  uint64_t heap_mapped_bytes_ = 0;  // under huge_lock_, for the peak
   uint64_t huge_mapped_bytes_ = 0;
   uint64_t peak_mapped_ = 0;
   uint64_t returned_bytes_ = 0;

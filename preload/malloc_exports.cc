@@ -1,6 +1,7 @@
 // The malloc family's exported symbols: one-line forwards to the C layer.
 #include <malloc.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "preload/linux_env.h"
 #include "preload/malloc_extras.h"
@@ -53,7 +54,7 @@ FREEBUMP_EXPORT int __posix_memalign(void** result, size_t alignment, size_t siz
 FREEBUMP_EXPORT struct mallinfo2 mallinfo2() noexcept { return freebump::process_mallinfo2(); }
 FREEBUMP_EXPORT struct mallinfo mallinfo() noexcept { return freebump::process_mallinfo(); }
 FREEBUMP_EXPORT int malloc_trim(size_t pad) noexcept { return freebump::process_malloc_trim(pad); }
-FREEBUMP_EXPORT void malloc_stats() noexcept { freebump::print_stats_report(); }
+FREEBUMP_EXPORT void malloc_stats() noexcept { freebump::print_stats_report(STDERR_FILENO); }
 FREEBUMP_EXPORT int mallopt(int parameter, int value) noexcept {
   return freebump::process_mallopt(parameter, value);
 }

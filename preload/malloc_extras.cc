@@ -1,6 +1,9 @@
 #include "preload/malloc_extras.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "preload/process_heap.h"
@@ -10,9 +13,12 @@ extern char** environ;
 namespace freebump {
 namespace {
 
-// A line-buffered writer to stderr that never allocates (stdio may, and may be in use).
+// A writer that never allocates (stdio may, and may be in use), holding the whole report so
+// that it goes out in one write: reports of several processes appended to one file do not
+// interleave.
 class ReportWriter {
  public:
+  explicit ReportWriter(int fd) : fd_(fd) {}
   ~ReportWriter() { flush(); }
   ReportWriter& text(const char* text) {
     while (*text != '\0') put(*text++);
@@ -46,7 +52,7 @@ class ReportWriter {
   void flush() {
     size_t written = 0;
     while (written < used_) {
-      const ssize_t n = write(STDERR_FILENO, buffer_ + written, used_ - written);
+      const ssize_t n = write(fd_, buffer_ + written, used_ - written);
       if (n <= 0) break;
       written += static_cast<size_t>(n);
     }
@@ -58,24 +64,93 @@ class ReportWriter {
     if (used_ == sizeof buffer_) flush();
     buffer_[used_++] = c;
   }
-  char buffer_[512];
+  int fd_;
+  char buffer_[8192];  // a whole report: about 40 lines
   size_t used_ = 0;
 };
 
-bool stats_requested() {
+// ---- FREEBUMP_STATS: where the report at exit goes ------------------------------------------
+//
+// Decided at start-up, in a constructor (environ is ready then; nothing here allocates), on
+// a descriptor of the library's own: programs close stderr in atexit handlers (coreutils'
+// close_stdout), which run before the library's destructor. The descriptor is close-on-exec
+// and above the ones programs use first; at exit the report is written only if it still
+// refers to the same file, so a program that closed it and opened something else under the
+// same number never gets a report in its file.
+
+constexpr int kReportFdFloor = 100;
+
+int g_report_fd = -1;
+dev_t g_report_device;
+ino_t g_report_inode;
+
+// FREEBUMP_STATS's value, or nullptr.
+const char* stats_setting() {
   static const char kVariable[] = "FREEBUMP_STATS=";
-  if (environ == nullptr) return false;
+  if (environ == nullptr) return nullptr;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (strncmp(*entry, kVariable, sizeof kVariable - 1) == 0) {
-      const char* value = *entry + sizeof kVariable - 1;
-      return value[0] != '\0' && strcmp(value, "0") != 0;
-    }
+    if (strncmp(*entry, kVariable, sizeof kVariable - 1) == 0) return *entry + sizeof kVariable - 1;
   }
-  return false;
+  return nullptr;
+}
+
+// A descriptor at or above kReportFdFloor (or the lowest free one, under a low descriptor
+// limit) for the same file as `fd`, close-on-exec; -1 if none.
+int private_duplicate(int fd) {
+  const int duplicate = fcntl(fd, F_DUPFD_CLOEXEC, kReportFdFloor);
+  return duplicate >= 0 ? duplicate : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+void warn_about_setting(const char* value, const char* problem) {
+  ReportWriter out(STDERR_FILENO);
+  out.text("libfreebump: FREEBUMP_STATS=");
+  // One line, however long or strange the value: line breaks become spaces, and a value
+  // longer than any path is cut short.
+  char shown[1024];
+  size_t length = 0;
+  for (; value[length] != '\0' && length + 1 < sizeof shown; ++length) {
+    shown[length] = value[length] == '\n' || value[length] == '\r' ? ' ' : value[length];
+  }
+  shown[length] = '\0';
+  out.text(shown).text(value[length] != '\0' ? "...: " : ": ").text(problem).text("; no statistics report\n");
+}
+
+__attribute__((constructor)) void open_report_at_start() {
+  const char* value = stats_setting();
+  if (value == nullptr || value[0] == '\0' || strcmp(value, "0") == 0) return;
+  const int saved_errno = errno;
+  int fd = -1;
+  if (strcmp(value, "1") == 0) {
+    fd = private_duplicate(STDERR_FILENO);
+  } else if (strchr(value, '/') != nullptr) {
+    const int opened = open(value, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (opened < 0) {
+      warn_about_setting(value, "cannot open that file for appending");
+    } else {
+      fd = private_duplicate(opened);
+      if (fd != opened) close(opened);
+    }
+  } else {
+    warn_about_setting(value, "not a setting (0: none, 1: to stderr, a path with a '/': appended to that file)");
+  }
+  struct stat file;
+  if (fd >= 0 && fstat(fd, &file) == 0) {
+    g_report_device = file.st_dev;
+    g_report_inode = file.st_ino;
+    g_report_fd = fd;
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  errno = saved_errno;
 }
 
 __attribute__((destructor)) void report_at_exit() {
-  if (stats_requested()) print_stats_report();
+  struct stat file;
+  if (g_report_fd < 0 || fstat(g_report_fd, &file) != 0 || file.st_dev != g_report_device ||
+      file.st_ino != g_report_inode) {
+    return;
+  }
+  print_stats_report(g_report_fd);
 }
 
 // Free blocks of an order: in the thread heaps' lists and in the central pool.
@@ -140,10 +215,10 @@ int process_mallopt(int parameter, int value) {
   return 0;
 }
 
-void print_stats_report() {
+void print_stats_report(int fd) {
   const ProcessTotals totals = process_heap().totals();
   const HeapStats& heaps = totals.heaps;
-  ReportWriter out;
+  ReportWriter out(fd);
   out.text("libfreebump: statistics for pid ").number(static_cast<uint64_t>(getpid())).text("\n");
   out.text("  in use now:      ").bytes(heaps.bytes_in_use + heaps.huge_bytes).text(" (")
       .bytes(heaps.bytes_in_use).text(" in blocks, ").number(heaps.huge_live)
@@ -156,7 +231,8 @@ void print_stats_report() {
   out.text("  free:            ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
       .text(" blocks (").bytes(cached_bytes).text(" in thread caches) and ")
       .bytes(totals.pool.spare_bytes).text(" of spare regions\n");
-  out.text("  memory mapped:   ").bytes(totals.source.committed).text(" heap committed (")
+  out.text("  memory mapped:   ").bytes(totals.source.heap_mapped).text(" heap in ")
+      .number(totals.source.heap_ranges).text(totals.source.heap_ranges == 1 ? " range (" : " ranges (")
       .bytes(totals.source.handed_out).text(" handed out), ").bytes(totals.source.huge_mapped)
       .text(" huge (").bytes(totals.source.huge_cached).text(" cached); peak ")
       .bytes(totals.source.peak_mapped).text("\n");

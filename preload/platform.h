@@ -1,6 +1,6 @@
 // The preload library's platform seam: what its layers need from the operating system.
 //
-// A Platform is a MemorySource (lib/memory_source.h: heap spans from one reservation, huge
+// A Platform is a MemorySource (lib/memory_source.h: heap spans from its ranges, huge
 // mappings) plus what the central pool needs on top: pages for the allocator's own
 // bookkeeping, giving the pages of free memory back, and a clock to tell how long memory has
 // been idle. Linux implements it (linux_source.h); the pool's tests implement it over a fixed

@@ -6,6 +6,7 @@
 
 #include "lib/c_api.h"
 #include "preload/lock.h"
+#include "preload/valgrind_heap.h"
 
 namespace freebump {
 namespace {
@@ -26,6 +27,9 @@ ThreadRegistry g_registry(&g_pool, &g_platform);
 
 Lock g_orphan_lock;  // the heap of threads that allocate after their exit handler ran
 ThreadHeap g_orphan(&g_pool);
+// Under valgrind the shared heap serves every thread, describing its blocks to the tool.
+ValgrindHeap g_valgrind(&g_orphan.heap, &g_orphan_lock, &g_platform);
+bool g_under_valgrind = false;
 
 Lock g_init_lock;
 bool g_initialized = false;
@@ -56,17 +60,18 @@ bool init_process() {
   LockGuard guard(g_init_lock);
   if (g_initialized) return true;
   // Neither call allocates, so a malloc that arrives here from the loader is safe.
-  if (!g_platform.reserve() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
+  if (!g_platform.start() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
     return false;
   }
+  g_under_valgrind = running_on_valgrind();
   __atomic_store_n(&g_initialized, true, __ATOMIC_RELEASE);
   return true;
 }
 
 // The calling thread's heap, made on its first call; nullptr after the thread's exit
-// handler ran (or if the process cannot reserve memory): callers use the orphan heap.
+// handler ran (or if the process cannot map any memory): callers use the orphan heap.
 ThreadHeap* attach_thread() {
-  if (tls_state == ThreadState::kExited || !init_process()) return nullptr;
+  if (tls_state == ThreadState::kExited || !init_process() || g_under_valgrind) return nullptr;
   ThreadHeap* record = g_registry.take_record();
   if (record == nullptr) return nullptr;
   record->answered_trim = __atomic_load_n(&g_trim_requests, __ATOMIC_RELAXED);
@@ -186,6 +191,20 @@ auto on_thread_heap(size_t refill_size, Operation operation) {
   return error != HeapError::kNone ? failed(error, Result{}) : result;
 }
 
+// Whether the valgrind heap serves this call: only a thread without a heap of its own asks,
+// and under valgrind no thread has one.
+bool valgrind_serves_this_call() {
+  return tls_thread_heap == nullptr && init_process() && g_under_valgrind;
+}
+
+// A call the valgrind heap served, counted in the process's figures.
+template <class Result>
+Result counted(Result result) {
+  LockGuard guard(g_orphan_lock);
+  publish_in_use(g_orphan, kPublishBytes);
+  return result;
+}
+
 __attribute__((constructor)) void register_fork_handlers() {
   pthread_atfork(ProcessHeap::before_fork, ProcessHeap::after_fork, ProcessHeap::after_fork);
 }
@@ -208,10 +227,12 @@ void add_stats(HeapStats& sum, const HeapStats& stats) {
 // (allocate and free are inline in process_heap.h; these are their slow paths)
 
 void* ProcessHeap::allocate_slow(size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, false, &tls_error));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate(size); });
 }
 
 HeapError ProcessHeap::free_slow(void* payload) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.free(payload));
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned* freed_order) {
     return heap.free(payload, freed_order);
   });
@@ -224,10 +245,12 @@ HeapError ProcessHeap::give_excess(ThreadHeap* record, unsigned order) {
 }
 
 void* ProcessHeap::allocate_zeroed(size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, true, &tls_error));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate_zeroed(size); });
 }
 
 void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate_aligned(alignment, size, &tls_error));
   // The block behind an over-aligned payload is alignment - 16 bytes bigger.
   const size_t slack = alignment > kPayloadAlignment ? alignment - kPayloadAlignment : 0;
   return on_thread_heap(size <= SIZE_MAX - slack ? size + slack : kNoRefill,
@@ -235,12 +258,14 @@ void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
 }
 
 void* ProcessHeap::reallocate(void* payload, size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.reallocate(payload, size, &tls_error));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned* freed_order) {
     return heap.reallocate(payload, size, freed_order);
   });
 }
 
 HeapError ProcessHeap::usable_size(const void* payload, size_t* size) {
+  if (valgrind_serves_this_call()) return g_valgrind.usable_size(payload, size);
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned*) { return heap.usable_size(payload, size); });
 }
 
@@ -250,6 +275,7 @@ HeapError ProcessHeap::last_error() const { return tls_error; }
 
 uint64_t ProcessHeap::trim() {
   if (!init_process()) return 0;
+  AllocatorAtWork at_work;  // under valgrind: the pool merges and discards no-access memory
   const uint64_t requests = __atomic_add_fetch(&g_trim_requests, 1, __ATOMIC_RELAXED);
   if (ThreadHeap* record = tls_thread_heap) {
     record->answered_trim = requests;

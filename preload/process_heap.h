@@ -6,7 +6,7 @@
 //        │                   by exchanging chains with the pool
 //   central pool             free memory between threads, merging, pages given back
 //        │                   (central_pool.h)
-//   platform                 the Linux reservation, huge mappings, madvise (linux_source.h)
+//   platform                 the Linux heap ranges, huge mappings, madvise (linux_source.h)
 //
 // - The common path takes no lock: a thread allocates from and frees into its own heap, and
 //   any thread may free any block (a freeing-bump block belongs to no one: tags are measured

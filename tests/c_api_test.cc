@@ -21,7 +21,6 @@ struct TestEnv {
   static int error_number;
   static FreeingBumpHeap& heap() { return buffer->heap(); }
   static void set_errno(int value) { error_number = value; }
-  static int get_errno() { return error_number; }
   static constexpr int kNoMemory = 12;
   static constexpr int kInvalid = 22;
   static constexpr size_t kPageSize = 4096;
@@ -121,8 +120,10 @@ TEST_F(CApiTest, PosixMemalignRules) {
   EXPECT_EQ(C::posix_memalign(&result, 48, 8), TestEnv::kInvalid);
   EXPECT_EQ(result, reinterpret_cast<void*>(uintptr_t{0x1234}));  // untouched on error
   TestEnv::error_number = 99;
+  EXPECT_EQ(C::posix_memalign(&result, 48, 8), TestEnv::kInvalid);
+  EXPECT_EQ(TestEnv::error_number, 99);  // EINVAL leaves errno alone
   EXPECT_EQ(C::posix_memalign(&result, 64, SIZE_MAX - 10), TestEnv::kNoMemory);
-  EXPECT_EQ(TestEnv::error_number, 99);  // errno untouched
+  EXPECT_EQ(TestEnv::error_number, TestEnv::kNoMemory);  // as glibc 2.36 and dlmalloc
   EXPECT_EQ(result, reinterpret_cast<void*>(uintptr_t{0x1234}));
   for (size_t alignment = sizeof(void*); alignment <= (size_t{1} << 20); alignment <<= 1) {
     ASSERT_EQ(C::posix_memalign(&result, alignment, 100), 0) << alignment;
@@ -157,6 +158,28 @@ TEST_F(CApiTest, AlignedAllocMemalignVallocPvalloc) {
   C::free(p);
   TestEnv::error_number = 0;
   EXPECT_EQ(C::pvalloc(SIZE_MAX - 100), nullptr);
+  EXPECT_EQ(TestEnv::error_number, TestEnv::kNoMemory);
+}
+
+// glibc up to 2.37 serves aligned_alloc as memalign: any alignment, rounded up.
+struct MemalignLikeEnv : TestEnv {
+  static constexpr bool kAlignedAllocAsMemalign = true;
+};
+
+TEST_F(CApiTest, AlignedAllocAsMemalignWhereTheEnvSaysSo) {
+  using G = CApi<MemalignLikeEnv>;
+  void* p = G::aligned_alloc(24, 8);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 32, 0u);
+  G::free(p);
+  p = G::aligned_alloc(0, 8);
+  ASSERT_NE(p, nullptr);
+  G::free(p);
+  TestEnv::error_number = 0;
+  EXPECT_EQ(G::aligned_alloc((SIZE_MAX >> 1) + 2, 8), nullptr);
+  EXPECT_EQ(TestEnv::error_number, TestEnv::kInvalid);
+  TestEnv::error_number = 0;
+  EXPECT_EQ(G::aligned_alloc(64, SIZE_MAX), nullptr);
   EXPECT_EQ(TestEnv::error_number, TestEnv::kNoMemory);
 }
 

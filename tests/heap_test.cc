@@ -436,8 +436,9 @@ TEST(Heap, OutOfMemoryMergesAdjacentFreeBlocks) {
 }
 
 // The same merge through a scratch bitmap (the preload's central pool sorts there) gives the
-// very same free blocks as the list sort, and leaves the bitmap all zero; a bitmap too small
-// for the heap is not used.
+// very same free blocks as the list sort, and leaves the bitmap all zero; with a bitmap that
+// reaches only part of the heap, the blocks beyond it are sorted as a list and the runs still
+// join across its end.
 TEST(Heap, MergingWithABitmapGivesTheSameBlocks) {
   enum Way { kList, kBitmap, kSmallBitmap };
   std::vector<std::pair<unsigned, uintptr_t>> blocks_by_way[3];

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -20,7 +21,8 @@ using testing::pattern_intact;
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 // Heap spans from one buffer, huge mappings from page-aligned slots of another. Every
-// mapping is filled with garbage unless it is "fresh", as the Linux source's cache would.
+// mapping is filled with garbage unless it is "fresh", as the Linux source's cache would, and
+// so is a mapping as it is unmapped: the heap must judge a freed one by owner_of() alone.
 class FakeHugeSource final : public MemorySource {
  public:
   static constexpr uint64_t kSlotBytes = 1 << 20;
@@ -50,6 +52,7 @@ class FakeHugeSource final : public MemorySource {
     for (int slot = 0; slot < kSlots; ++slot) {
       if (in_use_[slot] || length > kSlotBytes) continue;
       in_use_[slot] = true;
+      lengths_[slot] = length;
       const uintptr_t begin = slots_begin_ + slot * kSlotBytes;
       *zeroed = next_mapping_fresh_;
       memset(reinterpret_cast<void*>(begin), next_mapping_fresh_ ? 0 : 0xEE,
@@ -62,7 +65,16 @@ class FakeHugeSource final : public MemorySource {
   }
   void unmap_huge(Span mapping) override {
     in_use_[(mapping.begin - slots_begin_) / kSlotBytes] = false;
+    memset(reinterpret_cast<void*>(mapping.begin), 0xEE, static_cast<size_t>(mapping.end - mapping.begin));
     unmaps_++;
+  }
+  // A slot's mapping while in use; once freed, the slot's last mapping is remembered as freed.
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
+    if (address < slots_begin_ || address >= slots_begin_ + kSlots * kSlotBytes) return Ownership::kNotOurs;
+    const size_t slot = (address - slots_begin_) / kSlotBytes;
+    const uintptr_t begin = slots_begin_ + slot * kSlotBytes;
+    if (lengths_[slot] == 0 || bytes > begin + lengths_[slot] - address) return Ownership::kNotOurs;
+    return in_use_[slot] ? Ownership::kLiveHuge : Ownership::kFreedHuge;
   }
   Span remap_huge(Span mapping, uint64_t bytes) override {
     bool zeroed;
@@ -89,6 +101,7 @@ class FakeHugeSource final : public MemorySource {
   uintptr_t heap_end_;
   uintptr_t slots_begin_;
   bool in_use_[kSlots] = {};
+  uint64_t lengths_[kSlots] = {};  // of each slot's last mapping; 0 if never mapped
 };
 
 TEST(HugeBlocks, AboveTheThresholdAMappingOfItsOwn) {
@@ -120,7 +133,25 @@ TEST(HugeBlocks, DoubleFreeWhileTheMappingSurvivesIsDetected) {
   FreeingBumpHeap heap(&source);
   void* huge = heap.allocate(10000);
   ASSERT_EQ(heap.free(huge), HeapError::kNone);
-  EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);  // the fake never really unmaps
+  // The fake filled the freed mapping with garbage: only the source's record tells.
+  EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);
+  size_t usable = 0;
+  EXPECT_EQ(heap.usable_size(huge, &usable), HeapError::kDoubleFree);
+  EXPECT_EQ(heap.reallocate(huge, 20000), nullptr);
+  EXPECT_EQ(heap.last_error(), HeapError::kDoubleFree);
+  // An over-aligned payload inside a freed mapping: its ALIGNED tag is not read either.
+  void* aligned = heap.allocate_aligned(1024, 10000);
+  ASSERT_EQ(heap.free(aligned), HeapError::kNone);
+  EXPECT_EQ(heap.free(aligned), HeapError::kDoubleFree);
+}
+
+TEST(HugeBlocks, PointersIntoALiveMappingButNotItsPayloadAreRejected) {
+  FakeHugeSource source(4096, 1 << 20);
+  FreeingBumpHeap heap(&source);
+  auto* huge = static_cast<uint8_t*>(heap.allocate(10000));
+  EXPECT_EQ(heap.free(huge + 4096), HeapError::kInvalidPointer);
+  EXPECT_EQ(heap.free(huge + 16), HeapError::kInvalidPointer);
+  EXPECT_EQ(heap.free(huge), HeapError::kNone);
 }
 
 TEST(HugeBlocks, ReallocRemapsAndMovesAcrossTheThreshold) {
@@ -303,6 +334,98 @@ TEST(SharedSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
   EXPECT_EQ(heap.stats().address_space, 4096u);
   EXPECT_EQ(heap.free(p), HeapError::kNone);
   EXPECT_EQ(heap.free_count(0), retired.back() == 16 ? 2u : 1u);
+}
+
+// A source whose memory could not stay in one run: spans from a first range, then from a
+// second one further up (the gap between is not its own, and is never handed out). The
+// first range ends at the high water; the second is known through owner_of().
+class TwoRangeSource final : public MemorySource {
+ public:
+  static constexpr uint64_t kRangeBytes = 256 << 10;
+  static constexpr uint64_t kGapBytes = 64 << 10;
+
+  TwoRangeSource()
+      : MemorySource(kNoHugeBlocks, false),
+        storage_(new uint8_t[2 * kRangeBytes + kGapBytes + 16]),
+        first_((addr(storage_.get()) + 15) & ~uintptr_t{15}),
+        second_(first_ + kRangeBytes + kGapBytes),
+        next_(first_) {}
+
+  Span grow(uint64_t min_bytes) override {
+    const uint64_t take = (min_bytes + 4095) & ~uint64_t{4095};
+    if (next_ < second_ && first_ + kRangeBytes - next_ < take) next_ = second_;
+    const uintptr_t end = next_ < second_ ? first_ + kRangeBytes : second_ + kRangeBytes;
+    if (end - next_ < take) return Span{};
+    const Span span{next_, next_ + static_cast<uintptr_t>(take)};
+    next_ = span.end;
+    if (span.end <= first_ + kRangeBytes) raise_high_water(span.end);
+    return span;
+  }
+  uintptr_t base() const override { return first_; }
+  Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
+    const bool inside = address >= second_ && address < second_ + kRangeBytes &&
+                        bytes <= second_ + kRangeBytes - address;
+    return inside ? Ownership::kHeap : Ownership::kNotOurs;
+  }
+  uintptr_t gap() const { return first_ + kRangeBytes; }
+  uintptr_t second() const { return second_; }
+
+ private:
+  std::unique_ptr<uint8_t[]> storage_;
+  uintptr_t first_;
+  uintptr_t second_;
+  uintptr_t next_;
+};
+
+TEST(SeveralRanges, BlocksBeyondTheHighWaterAreBlocksLikeAnyOther) {
+  TwoRangeSource source;
+  FreeingBumpHeap heap(&source);
+  std::vector<void*> blocks;
+  size_t in_second = 0;
+  for (void* p; (p = heap.allocate(40 + blocks.size() % 300)) != nullptr;) {
+    fill_pattern(p, 40, blocks.size());
+    in_second += addr(p) >= source.second();
+    blocks.push_back(p);
+  }
+  ASSERT_GT(in_second, 100u);
+  EXPECT_LE(source.high_water(), source.gap());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    size_t usable = 0;
+    ASSERT_EQ(heap.usable_size(blocks[i], &usable), HeapError::kNone) << i;
+    ASSERT_EQ(pattern_intact(blocks[i], 40, i), 40u) << i;
+  }
+  // A pointer into the gap is not the source's: rejected without being read.
+  EXPECT_EQ(heap.free(reinterpret_cast<void*>(source.gap() + 4096)), HeapError::kInvalidPointer);
+  // Free lists run across the ranges: freed in an order that links second-range blocks to
+  // first-range ones and back, then allocated again from the lists.
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const size_t at = i % 2 == 0 ? i / 2 : blocks.size() - 1 - i / 2;
+    ASSERT_EQ(heap.free(blocks[at]), HeapError::kNone) << at;
+  }
+  EXPECT_EQ(heap.free(blocks[0]), HeapError::kDoubleFree);
+  EXPECT_EQ(heap.free(blocks.back()), HeapError::kDoubleFree);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    ASSERT_NE(heap.allocate(40 + i % 300), nullptr) << i;
+  }
+}
+
+TEST(SeveralRanges, MergingJoinsBlocksInEveryRange) {
+  TwoRangeSource source;
+  FreeingBumpHeap heap(&source);
+  std::vector<void*> blocks;
+  for (void* p; (p = heap.allocate(100)) != nullptr;) blocks.push_back(p);
+  for (void* p : blocks) ASSERT_EQ(heap.free(p), HeapError::kNone);
+  // A bitmap that reaches the first range only: the second range's blocks are sorted as a
+  // list. Either way each range becomes a few large blocks.
+  const size_t words = merge_bitmap_words(source.high_water() - source.base());
+  std::vector<uint64_t> bits(words, 0);
+  heap.coalesce_free_blocks(MergeScratch{bits.data(), words});
+  for (uint64_t word : bits) ASSERT_EQ(word, 0u);
+  const Span first = heap.take_free_region(64 << 10, 64 << 10, false);
+  const Span second = heap.take_free_region(64 << 10, 64 << 10, false);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  EXPECT_TRUE(first.begin >= source.second() || second.begin >= source.second());
 }
 
 }  // namespace

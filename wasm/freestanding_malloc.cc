@@ -15,7 +15,6 @@ namespace {
 struct FreestandingEnv {
   static freebump::wasm::InstanceHeap heap() { return {}; }
   static void set_errno(int) {}
-  static int get_errno() { return 0; }
   static constexpr int kNoMemory = 48;  // ENOMEM and EINVAL as WASI numbers them
   static constexpr int kInvalid = 28;
   static constexpr size_t kPageSize = 65536;  // the wasm page

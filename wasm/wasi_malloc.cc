@@ -18,7 +18,6 @@ namespace {
 struct WasiEnv {
   static freebump::wasm::InstanceHeap heap() { return {}; }
   static void set_errno(int value) { errno = value; }
-  static int get_errno() { return errno; }
   static constexpr int kNoMemory = ENOMEM;
   static constexpr int kInvalid = EINVAL;
   static constexpr size_t kPageSize = PAGESIZE;  // 64 KiB, the wasm page

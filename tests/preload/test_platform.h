@@ -45,6 +45,7 @@ class TestPlatform final : public Platform {
   uintptr_t base() const override { return begin_; }
 
   void* map_metadata(uint64_t bytes) override {
+    if (refuse_metadata) return nullptr;
     void* pages = calloc(1, bytes);
     if (pages != nullptr) metadata_.insert(pages);
     return pages;
@@ -64,6 +65,8 @@ class TestPlatform final : public Platform {
   uint64_t now_ms() override { return now_ms_; }
 
   void advance_ms(uint64_t ms) { now_ms_ += ms; }
+  // Bookkeeping pages cannot be had while this is set (an address-space limit reached).
+  bool refuse_metadata = false;
   uint64_t handed_out() const { return next_ - begin_; }
   uint64_t discarded() const { return discarded_; }
   size_t metadata_mappings() const { return metadata_.size(); }
