@@ -247,6 +247,12 @@ class FreeingBumpHeap {
   // Bytes left in the bump region: a request whose list is empty and whose block is bigger
   // than this asks the source to grow.
   uint64_t bump_room() const { return bump_end_ > bump_ ? bump_end_ - bump_ : 0; }
+  // For heap checkers and dumps (tests/fuzz/heap_checker.h): the header at the front of an
+  // order's free list (0: empty), and the bump region, from the header of the next block it
+  // cuts (0: none yet) to the end of its span.
+  uintptr_t free_list_head(unsigned order) const { return free_heads_[order]; }
+  uintptr_t bump_pointer() const { return bump_; }
+  uintptr_t bump_end() const { return bump_end_; }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
   void retire_bump_region() { retire_bump_tail(); }
   // Detaches what is left of the bump region, whole, as a recycled span that another heap on
