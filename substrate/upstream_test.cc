@@ -15,6 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "substrate/allocator.h"
+#include "substrate/error_printer.h"
 #include "substrate/layout.h"
 #include "substrate/reference_model.h"
 #include "substrate/test_memory.h"
