@@ -34,7 +34,7 @@ def geometry_defines():
 def geometry_legs(test, leg, test_args = [], **kwargs):
     """Runs `test` (built with the `leg` default: "native", "wasi" or "freestanding") once more
     for every other geometry, as `<test>_geometry<N>`: every test leg covers every geometry,
-    one class per doubling (the Substrate-compatible mode) included."""
+    one class per doubling (Substrate's spacing of classes) included."""
     for value in GEOMETRIES:
         if value == GEOMETRY_DEFAULTS[leg]:
             continue

@@ -22,9 +22,9 @@
 //
 // so the first 2C + 1 orders step by 16 bytes and every later doubling holds C classes,
 // each at most 1/C bigger than the one before it (the waste of rounding a request up is
-// below 1/(C + 1) of its block, on top of the tag). C = 1 is Substrate's geometry, powers of
-// two (nominal payload 8·2^k, usable 8·2^k + 8 for k >= 1); a Substrate-compatible build
-// needs it exactly.
+// below 1/(C + 1) of its block, on top of the tag). C = 1 is Substrate's spacing, powers of
+// two (nominal payload 8·2^k, usable 8·2^k + 8 for k >= 1), on this 16-byte grid; Substrate's
+// own blocks are 8 bytes shorter and 8-byte aligned (substrate/layout.h defines them).
 //
 //     order       C = 1              C = 2              C = 4
 //              block  usable      block  usable      block  usable
@@ -105,7 +105,7 @@ static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);
 static_assert(order_for_size(kMaxRequest) <= kMaxOrder);
-// Substrate's geometry, exactly.
+// One class per doubling: powers of two on the 16-byte grid.
 static_assert(kClassesPerDoubling != 1 ||
               (usable_bytes(3) == 72 && usable_bytes(4) == 136 && usable_bytes(31) == (uint64_t{8} << 31) + 8 &&
                order_for_size(41) == 3 && order_for_size(72) == 3 && order_for_size(73) == 4));

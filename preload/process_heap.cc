@@ -63,7 +63,7 @@ bool init_process() {
   if (!g_platform.start() || pthread_key_create(&g_thread_key, on_thread_exit) != 0) {
     return false;
   }
-  g_under_valgrind = running_on_valgrind();
+  g_under_valgrind = valgrind_checks_heap();
   __atomic_store_n(&g_initialized, true, __ATOMIC_RELEASE);
   return true;
 }

@@ -1,7 +1,10 @@
 #include "preload/valgrind_heap.h"
 
+#include <string.h>
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
+
+extern char** environ;
 
 namespace freebump {
 namespace {
@@ -21,7 +24,22 @@ size_t with_red_zone(size_t size) {
 
 }  // namespace
 
-bool running_on_valgrind() { return RUNNING_ON_VALGRIND != 0; }
+bool valgrind_checks_heap() {
+  if (RUNNING_ON_VALGRIND == 0) return false;
+  // Read from environ: the first malloc may come before anything that would copy it.
+  if (environ == nullptr) return true;
+  static const char kVariable[] = "LD_PRELOAD=";
+  static const char kToolLibrary[] = "vgpreload_";
+  static const char kCoreOnly[] = "core";
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (strncmp(*entry, kVariable, sizeof kVariable - 1) != 0) continue;
+    for (const char* at = strstr(*entry, kToolLibrary); at != nullptr; at = strstr(at + 1, kToolLibrary)) {
+      if (strncmp(at + sizeof kToolLibrary - 1, kCoreOnly, sizeof kCoreOnly - 1) != 0) return true;
+    }
+    return false;
+  }
+  return true;  // valgrind always preloads its core: no LD_PRELOAD at all is not the usual case
+}
 
 // The allocator's own accesses to memory the tool sees as no-access (tags, free lists,
 // merging) are not the program's errors.

@@ -39,8 +39,12 @@
 
 namespace freebump {
 
-// Whether the process runs under valgrind: a handful of instructions, no system call.
-bool running_on_valgrind();
+// Whether the process runs under a valgrind tool that checks heap memory (memcheck, and the
+// other tools that replace malloc: each loads a vgpreload_<tool> library into the program).
+// Under the tools that only count or time what runs (callgrind, cachegrind: vgpreload_core
+// alone) the program keeps the real allocator, which is what they are there to profile.
+// A handful of instructions outside valgrind, no system call.
+bool valgrind_checks_heap();
 
 // While one is alive, the tool reports no errors in this thread: the allocator is at work on
 // memory that is no-access to the program. Outside valgrind, a few instructions that do nothing.

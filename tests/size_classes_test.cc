@@ -33,8 +33,9 @@ TEST(SizeClasses, TheFirstBlocksOfEachGeometry) {
   }
 }
 
-// Substrate's power-of-two classes (usable 8·2^k + 8, and 8 for k = 0) are classes of every
-// geometry; with one class per doubling they are all there is, order k being 8·2^k.
+// Substrate's power-of-two spacing, on the 16-byte grid (usable 8·2^k + 8, and 8 for k = 0),
+// gives classes of every geometry; with one class per doubling they are all there is, order k
+// being 8·2^k.
 TEST(SizeClasses, PowersOfTwoAreClassesOfEveryGeometry) {
   unsigned powers = 0;
   for (unsigned k = 0; k < 64; ++k) {

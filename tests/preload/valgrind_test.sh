@@ -123,10 +123,22 @@ freed_blocks_wait_in_the_quarantine() {
   grep -q "^churn done; the first freed block came back after 19 MB of frees" "$WORK/churn.out" || fail "$(cat "$WORK/churn.out")"
 }
 
+# Tools that only count or time what runs profile the real allocator (thread heaps and all);
+# memcheck gets the describing heap, which no thread heap serves.
+callgrind_profiles_the_real_allocator() {
+  on_top_of_libfreebump counted --tool=callgrind --callgrind-out-file=/dev/null "$CASES" churn ||
+    fail "exit $?: $(head -c 300 "$WORK/counted.err")"
+  library_was_live counted
+  grep -q "^  thread heaps:    1$" "$WORK/counted.err" || fail "not the thread heaps: $(grep 'thread heaps' "$WORK/counted.err")"
+  on_top_of_libfreebump checked "${ON_TOP[@]}" "$CASES" churn || fail "exit $?"
+  grep -q "^  thread heaps:    0$" "$WORK/checked.err" || fail "memcheck on thread heaps: $(grep 'thread heaps' "$WORK/checked.err")"
+}
+
 run_case buggy_program_reported_as_under_memchecks_allocator
 run_case double_free_reported_then_diagnosed
 run_case api_tests_run_clean_under_memcheck
 run_case python3_runs_clean_under_memcheck
 run_case threads_run_clean_under_memcheck
 run_case freed_blocks_wait_in_the_quarantine
+run_case callgrind_profiles_the_real_allocator
 finish_cases

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The malloc fast path against the peers, in one session: `./bazelw run //benchmarks:fast_path`.
+
+For glibc, libfreebump, jemalloc, mimalloc and tcmalloc (Debian's packages, as in ab.py):
+- ns per malloc/free pair of small sizes, one thread and two threads (fast_path.cc), the
+  allocators interleaved run by run, the median of --runs runs;
+- instructions per malloc(40)/free pair through the PLT, counted by callgrind (the difference
+  of two loop lengths, so start-up does not count). Counted, not timed: the same figure on a
+  busy machine. Under callgrind libfreebump keeps its real allocator (README, Valgrind).
+Figures, never assertions.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import ab  # noqa: E402  (the allocators ab.py finds)
+
+PAIR_LOOP = r"""
+#include <stdlib.h>
+int main(int argc, char** argv) {
+  long n = atol(argv[1]);
+  for (long i = 0; i < n; ++i) { void* volatile p = malloc(40); free(p); }
+  return 0;
+}
+"""
+
+
+def timed(binary, library, threads, pairs):
+    env = dict(os.environ, LD_PRELOAD=library) if library else {
+        k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = subprocess.run([binary, str(threads), str(pairs)], env=env, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return float(re.search(r"ns_per_pair=([0-9.]+)", out).group(1))
+
+
+def instructions(pair_loop, library, pairs):
+    def count(n):
+        env = dict(os.environ, LD_PRELOAD=library) if library else {
+            k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                              pair_loop, str(n)], env=env, check=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True).stderr
+        return int(re.search(r"Collected : ([0-9]+)", err).group(1))
+    return (count(2 * pairs) - count(pairs)) / pairs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per allocator and thread count")
+    parser.add_argument("--pairs", type=int, default=20000000, help="pairs per thread and run")
+    parser.add_argument("--library", required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.compare, args.allocators = [], None
+    allocators = ab.find_allocators(args)
+    with tempfile.TemporaryDirectory(prefix="freebump-fast-path-") as work:
+        source = os.path.join(work, "pair_loop.c")
+        with open(source, "w") as f:
+            f.write(PAIR_LOOP)
+        pair_loop = os.path.join(work, "pair_loop")
+        subprocess.run(["gcc", "-O2", "-fno-builtin", "-o", pair_loop, source], check=True)
+        counted = {label: instructions(pair_loop, library, 100000) for label, library in allocators}
+        times = {(label, threads): [] for label, _ in allocators for threads in (1, 2)}
+        for run in range(args.runs):
+            order = allocators[run % len(allocators):] + allocators[:run % len(allocators)]
+            for threads in (1, 2):
+                for label, library in order:
+                    times[(label, threads)].append(timed(args.binary, library, threads, args.pairs))
+            print("run %d/%d done" % (run + 1, args.runs), file=sys.stderr)
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    print("Fast path: malloc/free pairs of 16, 40, 100, 250 B; median of %d interleaved runs" % args.runs)
+    print("%-12s %14s %8s %8s %14s %8s %8s %14s" % (
+        "allocator", "1 thread ns", "/glibc", "/best", "2 threads ns", "/glibc", "/best", "instr/pair"))
+    best = {threads: min(medians[(label, threads)] for label, _ in allocators if label != "libfreebump")
+            for threads in (1, 2)}
+    for label, _ in allocators:
+        one, two = medians[(label, 1)], medians[(label, 2)]
+        print("%-12s %14.2f %8.2f %8.2f %14.2f %8.2f %8.2f %14.0f" % (
+            label, one, one / medians[("glibc", 1)], one / best[1], two, two / medians[("glibc", 2)],
+            two / best[2], counted[label]))
+    print("(/best: against the fastest of the other allocators in the same session)")
+
+
+if __name__ == "__main__":
+    main()
