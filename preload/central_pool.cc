@@ -349,7 +349,7 @@ uint64_t CentralPool::discard_chain(unsigned order, const FreeChain& chain) {
     const uint64_t tag = load_tag(header);
     const uintptr_t next = codec.link_target(TagCodec::value_of(tag));
     if (tag != codec.free(header, order, next)) break;
-    returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    returned += platform_->discard(discardable_from(header), header + static_cast<uintptr_t>(block_bytes(order)));
     if (next == 0) break;
     if ((next < base() || next >= high_water()) && owner_of(next, kHeaderBytes) != Ownership::kHeap) break;
     header = next;
@@ -361,7 +361,7 @@ uint64_t CentralPool::discard_reserve_blocks_locked(unsigned first_order) {
   uint64_t returned = 0;
   for (unsigned order = first_order; order < kNumOrders; ++order) {
     reserve_.for_each_free_block(order, [&](uintptr_t header) {
-      returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+      returned += platform_->discard(discardable_from(header), header + static_cast<uintptr_t>(block_bytes(order)));
     });
   }
   return returned;

@@ -68,6 +68,9 @@ class CentralPool final : public MemorySource {
   Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
     return platform_->owner_of(address, bytes);
   }
+#if FREEBUMP_CHECKED
+  uint64_t tag_key() const override { return platform_->tag_key(); }
+#endif
 
   // ---- Free blocks between a heap (any heap on this pool) and the pool. Each returns
   // kCorruptFreeList if a damaged tag turns up (the damaged list is dropped).
