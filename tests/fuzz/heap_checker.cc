@@ -160,6 +160,28 @@ class Checker {
         }
       }
     }
+#if FREEBUMP_CHECKED
+    // The checked flavour's quarantine: freed blocks that wait, FREE and linked to nothing,
+    // before they join their lists.
+    for (size_t i = 0; i < memory_.heaps.size(); ++i) {
+      std::string problem;
+      memory_.heaps[i]->for_each_quarantined([&](uintptr_t header) {
+        const auto block = blocks_.find(header);
+        const std::string name = "heap " + std::to_string(i) + "'s quarantine";
+        if (!problem.empty()) return;
+        if (block == blocks_.end() || block->second.kind != TagKind::kFree) {
+          problem = name + " holds " + hex(header) + ", which is no FREE block of the walk";
+        } else if (codec_.link_target(TagCodec::value_of(load_tag(header))) != 0) {
+          problem = name + " holds " + hex(header) + ", which links to another block";
+        } else if (listed_.count(header) != 0) {
+          problem = name + " holds " + hex(header) + ", which is on " + listed_[header] + " too";
+        } else {
+          listed_[header] = name;
+        }
+      });
+      if (!problem.empty()) return problem;
+    }
+#endif
     for (size_t i = 0; i < memory_.chains.size(); ++i) {
       const unsigned order = memory_.chains[i].first;
       const FreeChain& chain = memory_.chains[i].second;
