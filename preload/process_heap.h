@@ -66,6 +66,12 @@ class ProcessHeap {
     }
     return free_slow(payload);
   }
+#if FREEBUMP_CHECKED
+  // operator delete's forms: as free, for a block whose origin must be `origin`.
+  HeapError free(void* payload, Origin origin) { return free_slow(payload, origin); }
+  // operator new's forms: records the origin of a block just allocated.
+  HeapError set_origin(void* payload, Origin origin);
+#endif
   void* allocate_zeroed(size_t size);
   void* allocate_aligned(size_t alignment, size_t size);
   void* reallocate(void* payload, size_t size);
@@ -84,7 +90,7 @@ class ProcessHeap {
 
  private:
   static void* allocate_slow(size_t size);
-  static HeapError free_slow(void* payload);
+  static HeapError free_slow(void* payload, Origin origin = Origin::kMalloc);
   static HeapError give_excess(ThreadHeap* record, unsigned order);
 };
 
