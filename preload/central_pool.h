@@ -109,6 +109,7 @@ class CentralPool final : public MemorySource {
   };
 
   void give_chain(unsigned order, const FreeChain& chain, uint64_t now_ms);
+  HeapError split_reserve_block(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks);
   Span take_spare_region_locked(uint64_t min_bytes);
   Span take_reserve_region_locked(uint64_t min_bytes);
   bool merge_due_locked() const;
@@ -134,6 +135,7 @@ class CentralPool final : public MemorySource {
   Lock reserve_lock_;
   FreeingBumpHeap reserve_;  // never bumps: blocks come in as chains and regions
   uint64_t reserve_blocks_[kNumOrders] = {};  // a copy of the reserve's counts, read as hints
+  uint64_t reserve_orders_[(kNumOrders + 63) / 64] = {};  // bit per order with blocks, a hint
   // Bump regions of retired heaps, kept whole for the next heap that needs bump space; once
   // idle, their pages go back and they move to the clean ring.
   MetadataRing<StampedSpan> spare_regions_;
