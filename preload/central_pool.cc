@@ -357,6 +357,7 @@ void CentralPool::return_idle_memory_locked(uint64_t now_ms) {
     returned_bytes_ += discard_span(idle.span);
     if (!clean_regions_.push_newest(*platform_, idle)) add_spare_to_reserve_locked(idle.span, kClean);
   }
+  if (now_ms >= kIdleMs) platform_->release_idle(now_ms - kIdleMs);
   if (reserve_dirty_since_ms_ != kClean && reserve_dirty_since_ms_ + kIdleMs <= now_ms) {
     if (small_dirty_bytes_ >= kSmallIdleMergeBytes) merge_locked(false, now_ms);
     returned_bytes_ += discard_reserve_blocks_locked(kFirstPageSizedOrder);

@@ -238,6 +238,14 @@ TEST_F(PoolTest, ARefillSplitsTheSmallestLargerBlockOfTheReserve) {
   EXPECT_EQ(platform_.handed_out(), handed_out);
 }
 
+// The platform's own idle memory (cached huge mappings) goes back on the pool's idle check.
+TEST_F(PoolTest, ThePlatformIsAskedForItsIdleMemoryToo) {
+  FreeingBumpHeap heap(&pool_);
+  platform_.advance_ms(2 * CentralPool::kIdleCheckMs);
+  ASSERT_NE(heap.allocate(16), nullptr);  // a pool operation
+  EXPECT_EQ(platform_.last_idle_since_ms, platform_.now_ms() - CentralPool::kIdleMs);
+}
+
 TEST_F(PoolTest, IdleSmallBlocksAreMergedThenGiveTheirPagesBack) {
   FreeingBumpHeap heap(&pool_);
   const unsigned order = order_for_size(24);
