@@ -12,7 +12,9 @@
 //
 // - Chains and spare regions move in O(1) under one lock per order (chains) or the reserve's
 //   lock (regions). Blocks taken back are the most recently given (their cache lines are the
-//   likeliest to be warm); an order with no chain left is served from the reserve's lists.
+//   likeliest to be warm); an order with no chain left is served from the reserve's lists,
+//   else by cutting the smallest larger block of the reserve (up to 16 times the size): merged
+//   runs and idle blocks of sizes nobody asks for serve the sizes below theirs.
 // - Memory freed in one size class serves another through merging: when a heap needs bump
 //   space that neither a spare region nor the reserve can give, and enough memory has come
 //   into the pool since the last merge, every chain joins the reserve, whose free blocks are
