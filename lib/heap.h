@@ -316,6 +316,11 @@ class FreeingBumpHeap {
   // on this heap's lists, largest first; less than the smallest block may be left over.
   void add_free_region(Span span);
 
+  // Cuts a free block of `from_order` (taken off a list of any heap on this source) into
+  // `count` blocks of the smaller `order` at its start, put on this heap's list, and returns
+  // the rest as a span (empty if none) for add_free_region.
+  Span split_free_block(uintptr_t header, unsigned from_order, unsigned order, uint64_t count);
+
   // Merges address-adjacent blocks on the free lists into the largest blocks they form
   // (heap_merge.cc explains how). The heap runs it itself when its source is out of memory.
   // With a scratch bitmap the blocks are put in address order in linear time, without the

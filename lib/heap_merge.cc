@@ -127,6 +127,16 @@ Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_by
   return Span{};
 }
 
+Span FreeingBumpHeap::split_free_block(uintptr_t header, unsigned from_order, unsigned order, uint64_t count) {
+  init_codec();
+  const uintptr_t end = header + static_cast<uintptr_t>(block_bytes(from_order));
+  const uintptr_t step = static_cast<uintptr_t>(block_bytes(order));
+  // Pushed from the last one down, so that the list hands them out in address order.
+  for (uint64_t i = count; i-- > 0;) push_free(header + static_cast<uintptr_t>(i) * step, order);
+  const uintptr_t rest = header + static_cast<uintptr_t>(count) * step;
+  return rest < end ? Span{rest - static_cast<uintptr_t>(kHeaderBytes), end, true} : Span{};
+}
+
 bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) {
   if (block.payload_end != bump_) return false;
   const uint64_t bytes = block_bytes(new_order);

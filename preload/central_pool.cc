@@ -26,6 +26,11 @@ constexpr uint64_t kMaxMergeBitmapBytes = uint64_t{64} << 20;
 constexpr uint64_t kMergeBitmapWordsPerBlock = 64;
 constexpr uint64_t kSmallMergeBitmapBytes = uint64_t{64} << 10;
 
+// A list that ran dry is refilled by splitting a free block of the reserve up to this many
+// orders larger (16 times the size): freed memory of one size serves the sizes below it
+// before a merge, and the smallest block that serves is cut, so larger ones stay whole.
+constexpr unsigned kSplitOrders = 4 * kClassesPerDoubling;
+
 // The smallest order whose blocks hold `pages` whole pages' worth of payload: from
 // pages = 1 a block may hold a whole page, from pages = 2 it always does, wherever it starts.
 constexpr unsigned first_order_spanning(uint64_t pages) {
@@ -208,7 +213,7 @@ HeapError CentralPool::give_to(FreeingBumpHeap& heap, unsigned order, uint64_t m
     }
     return HeapError::kNone;
   }
-  if (__atomic_load_n(&reserve_blocks_[order], __ATOMIC_RELAXED) == 0) return HeapError::kNone;
+  if (__atomic_load_n(&reserve_blocks_[order], __ATOMIC_RELAXED) == 0) return split_reserve_block(heap, order, max_blocks);
   FreeChain chain;
   {
     LockGuard guard(reserve_lock_);
@@ -219,6 +224,37 @@ HeapError CentralPool::give_to(FreeingBumpHeap& heap, unsigned order, uint64_t m
   count_free_bytes(-static_cast<int64_t>(chain_bytes(order, chain)));
   heap.give_free_blocks(order, chain);
   return HeapError::kNone;
+}
+
+// The smallest block of the reserve within kSplitOrders above `order`, cut into up to
+// max_blocks blocks of `order` for the heap; the rest stays in the reserve.
+HeapError CentralPool::split_reserve_block(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks) {
+  const unsigned last = order + kSplitOrders < kNumOrders ? order + kSplitOrders : kNumOrders - 1;
+  const auto larger_with_blocks = [&](const uint64_t* bits) {
+    for (unsigned word = (order + 1) / 64; word <= last / 64; ++word) {
+      uint64_t mask = __atomic_load_n(&bits[word], __ATOMIC_RELAXED);
+      if (word == (order + 1) / 64) mask &= ~uint64_t{0} << ((order + 1) % 64);
+      if (word == last / 64 && last % 64 != 63) mask &= (uint64_t{1} << (last % 64 + 1)) - 1;
+      if (mask != 0) return word * 64 + static_cast<unsigned>(__builtin_ctzll(mask));
+    }
+    return kNumOrders;
+  };
+  if (larger_with_blocks(reserve_orders_) == kNumOrders) return HeapError::kNone;
+  LockGuard guard(reserve_lock_);
+  const unsigned larger = larger_with_blocks(reserve_orders_);
+  if (larger == kNumOrders || reserve_.free_count(larger) == 0) return HeapError::kNone;
+  FreeChain chain;
+  const uint64_t before = reserve_bytes_locked();
+  HeapError error = reserve_.take_free_blocks(larger, 1, &chain);
+  if (error == HeapError::kNone && chain.count == 1) {
+    const uint64_t fit = block_bytes(larger) / block_bytes(order);
+    const uint64_t count = fit < max_blocks ? fit : max_blocks;
+    const Span rest = heap.split_free_block(chain.head, larger, order, count);
+    if (!rest.empty()) reserve_.add_free_region(rest);
+  }
+  note_reserve_counts_locked();
+  count_free_bytes(static_cast<int64_t>(reserve_bytes_locked() - before));
+  return error;
 }
 
 HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {
@@ -248,6 +284,7 @@ HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {
 void CentralPool::add_to_reserve_locked(unsigned order, const FreeChain& chain, uint64_t dirty_since_ms) {
   reserve_.give_free_blocks(order, chain);
   __atomic_store_n(&reserve_blocks_[order], reserve_.free_count(order), __ATOMIC_RELAXED);
+  if (chain.count != 0) __atomic_fetch_or(&reserve_orders_[order / 64], uint64_t{1} << (order % 64), __ATOMIC_RELAXED);
   note_dirty_locked(dirty_since_ms, order < kFirstPagedOrder ? chain_bytes(order, chain) : 0);
 }
 
@@ -282,8 +319,14 @@ uint64_t CentralPool::reserve_bytes_locked() const {
 }
 
 void CentralPool::note_reserve_counts_locked() {
+  uint64_t orders[(kNumOrders + 63) / 64] = {};
   for (unsigned order = 0; order < kNumOrders; ++order) {
-    __atomic_store_n(&reserve_blocks_[order], reserve_.free_count(order), __ATOMIC_RELAXED);
+    const uint64_t blocks = reserve_.free_count(order);
+    __atomic_store_n(&reserve_blocks_[order], blocks, __ATOMIC_RELAXED);
+    if (blocks != 0) orders[order / 64] |= uint64_t{1} << (order % 64);
+  }
+  for (size_t word = 0; word < (kNumOrders + 63) / 64; ++word) {
+    __atomic_store_n(&reserve_orders_[word], orders[word], __ATOMIC_RELAXED);
   }
 }
 
@@ -318,6 +361,7 @@ void CentralPool::return_idle_memory_locked(uint64_t now_ms) {
     returned_bytes_ += discard_span(idle.span);
     if (!clean_regions_.push_newest(*platform_, idle)) add_spare_to_reserve_locked(idle.span, kClean);
   }
+  if (now_ms >= kIdleMs) platform_->release_idle(now_ms - kIdleMs);
   if (reserve_dirty_since_ms_ != kClean && reserve_dirty_since_ms_ + kIdleMs <= now_ms) {
     if (small_dirty_bytes_ >= kSmallIdleMergeBytes) merge_locked(false, now_ms);
     returned_bytes_ += discard_reserve_blocks_locked(kFirstPageSizedOrder);

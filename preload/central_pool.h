@@ -12,7 +12,9 @@
 //
 // - Chains and spare regions move in O(1) under one lock per order (chains) or the reserve's
 //   lock (regions). Blocks taken back are the most recently given (their cache lines are the
-//   likeliest to be warm); an order with no chain left is served from the reserve's lists.
+//   likeliest to be warm); an order with no chain left is served from the reserve's lists,
+//   else by cutting the smallest larger block of the reserve (up to 16 times the size): merged
+//   runs and idle blocks of sizes nobody asks for serve the sizes below theirs.
 // - Memory freed in one size class serves another through merging: when a heap needs bump
 //   space that neither a spare region nor the reserve can give, and enough memory has come
 //   into the pool since the last merge, every chain joins the reserve, whose free blocks are
@@ -131,6 +133,7 @@ class CentralPool final : public MemorySource {
   };
 
   void give_chain(unsigned order, const FreeChain& chain, uint64_t now_ms);
+  HeapError split_reserve_block(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks);
   Span take_spare_region_locked(uint64_t min_bytes);
   Span take_reserve_region_locked(uint64_t min_bytes);
   bool merge_due_locked() const;
@@ -156,6 +159,7 @@ class CentralPool final : public MemorySource {
   Lock reserve_lock_;
   FreeingBumpHeap reserve_;  // never bumps: blocks come in as chains and regions
   uint64_t reserve_blocks_[kNumOrders] = {};  // a copy of the reserve's counts, read as hints
+  uint64_t reserve_orders_[(kNumOrders + 63) / 64] = {};  // bit per order with blocks, a hint
   // Bump regions of retired heaps, kept whole for the next heap that needs bump space; once
   // idle, their pages go back and they move to the clean ring.
   MetadataRing<StampedSpan> spare_regions_;

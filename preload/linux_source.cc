@@ -289,9 +289,10 @@ void LinuxSource::release_mapping(Span mapping) {
   {
     LockGuard guard(huge_lock_);
     if (length + huge_cached_bytes_ <= kHugeCacheMaxBytes) {
-      for (Span& slot : huge_cache_) {
-        if (!slot.empty()) continue;
-        slot = mapping;
+      for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
+        if (!huge_cache_[slot].empty()) continue;
+        huge_cache_[slot] = mapping;
+        huge_cached_ms_[slot] = now_ms();
         huge_cached_bytes_ += length;
         return;
       }
@@ -376,17 +377,22 @@ uint64_t LinuxSource::now_ms() {
   return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
 }
 
-uint64_t LinuxSource::drop_huge_cache() {
-  Span dropped[kHugeCacheSlots];
+uint64_t LinuxSource::release_idle(uint64_t idle_since_ms) {
+  return idle_since_ms == ~uint64_t{0} ? 0 : drop_cached_since(idle_since_ms);
+}
+
+uint64_t LinuxSource::drop_cached_since(uint64_t cached_ms) {
+  Span dropped[kHugeCacheSlots] = {};
   uint64_t released = 0;
   {
     LockGuard guard(huge_lock_);
     for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
+      if (huge_cache_[slot].empty() || huge_cached_ms_[slot] > cached_ms) continue;
       dropped[slot] = huge_cache_[slot];
       huge_cache_[slot] = Span{};
       released += dropped[slot].end - dropped[slot].begin;
     }
-    huge_cached_bytes_ = 0;
+    huge_cached_bytes_ -= released;
     huge_mapped_bytes_ -= released;
     returned_bytes_ += released;
   }

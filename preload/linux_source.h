@@ -14,7 +14,9 @@
 //   freed: huge_registry.h) so that owner_of() can judge a pointer without reading it. Freed
 //   ones are kept in a small cache and handed out again for a request of about the same size,
 //   as glibc reuses memory for repeated large allocations instead of paying mmap and page
-//   faults each time; when address space runs out, the cache goes first.
+//   faults each time; when address space runs out, the cache goes first, and a mapping that
+//   nobody has reused for a while (the pool's idle time) goes too: a program that freed a
+//   large buffer in one phase does not keep its pages through the next.
 // - Memory goes back to the kernel through munmap (huge blocks beyond the cache) and
 //   madvise(MADV_DONTNEED) on the page-aligned inside of large free blocks (discard()).
 //
@@ -66,8 +68,10 @@ class LinuxSource final : public Platform {
   void unmap_metadata(void* pages, uint64_t bytes) override;
   uint64_t discard(uintptr_t begin, uintptr_t end) override;  // madvise(MADV_DONTNEED)
   uint64_t now_ms() override;                                 // CLOCK_MONOTONIC_COARSE
+  // Unmaps the cached huge mappings cached at or before idle_since_ms.
+  uint64_t release_idle(uint64_t idle_since_ms) override;
   // Unmaps every cached huge mapping; returns the bytes released.
-  uint64_t drop_huge_cache();
+  uint64_t drop_huge_cache() { return drop_cached_since(~uint64_t{0}); }
 
   LinuxSourceStats stats();
 
@@ -100,6 +104,7 @@ class LinuxSource final : public Platform {
   // mremap without the registry (the caller records the result).
   Span remap(Span mapping, uint64_t bytes);
   void release_mapping(Span mapping);
+  uint64_t drop_cached_since(uint64_t cached_ms);
 
   Lock grow_lock_;
   Range ranges_[kMaxRanges] = {};
@@ -110,6 +115,7 @@ class LinuxSource final : public Platform {
   mutable Lock huge_lock_;  // owner_of() takes it too
   HugeRegistry huge_registry_;
   Span huge_cache_[kHugeCacheSlots] = {};
+  uint64_t huge_cached_ms_[kHugeCacheSlots] = {};  // when each went into the cache
   uint64_t huge_cached_bytes_ = 0;
   uint64_t heap_mapped_bytes_ = 0;  // under huge_lock_, for the peak
   uint64_t huge_mapped_bytes_ = 0;

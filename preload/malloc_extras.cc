@@ -172,6 +172,22 @@ uint64_t free_blocks(const ProcessTotals& totals) {
   return blocks;
 }
 
+// The process's resident memory (/proc/self/statm, read without allocating); 0 if unreadable.
+uint64_t resident_bytes() {
+  const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  const ssize_t length = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (length <= 0) return 0;
+  text[length] = '\0';
+  const char* field = strchr(text, ' ');  // the second field: resident pages
+  if (field == nullptr) return 0;
+  uint64_t pages = 0;
+  for (++field; *field >= '0' && *field <= '9'; ++field) pages = pages * 10 + static_cast<uint64_t>(*field - '0');
+  return pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
 }  // namespace
 
 struct mallinfo2 process_mallinfo2() {
@@ -226,11 +242,17 @@ void print_stats_report(int fd) {
   out.text("  peak in use:     ").bytes(totals.peak_in_use)
       .text(" (blocks and huge blocks, counted to within 64 KiB per thread)\n");
   out.text("  allocated total: ").bytes(heaps.cumulative_bytes()).text(" in blocks\n");
-  uint64_t cached_bytes = 0;
-  for (unsigned order = 0; order < kNumOrders; ++order) cached_bytes += heaps.orders[order].free * block_bytes(order);
+  uint64_t cached_bytes = 0, chained_bytes = 0, reserve_bytes = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    cached_bytes += heaps.orders[order].free * block_bytes(order);
+    chained_bytes += totals.pool.chained_blocks[order] * block_bytes(order);
+    reserve_bytes += totals.pool.reserve_blocks[order] * block_bytes(order);
+  }
   out.text("  free:            ").bytes(free_bytes(totals)).text(" in ").number(free_blocks(totals))
-      .text(" blocks (").bytes(cached_bytes).text(" in thread caches) and ")
-      .bytes(totals.pool.spare_bytes).text(" of spare regions\n");
+      .text(" blocks (").bytes(cached_bytes).text(" in thread caches, ").bytes(chained_bytes)
+      .text(" in the pool's chains, ").bytes(reserve_bytes).text(" in its reserve) and ")
+      .bytes(totals.pool.spare_bytes).text(" of spare regions; ").bytes(totals.bump_room)
+      .text(" left in thread heaps' bump regions\n");
   out.text("  memory mapped:   ").bytes(totals.source.heap_mapped).text(" heap in ")
       .number(totals.source.heap_ranges).text(totals.source.heap_ranges == 1 ? " range (" : " ranges (")
       .bytes(totals.source.handed_out).text(" handed out), ").bytes(totals.source.huge_mapped)
@@ -239,15 +261,17 @@ void print_stats_report(int fd) {
   out.text("  central pool:    ").bytes(totals.pool.fresh_bytes).text(" fresh and ")
       .bytes(totals.pool.recycled_bytes).text(" recycled bump space handed out, ")
       .number(totals.pool.merges).text(" merges\n");
-  out.text("  returned:        ").bytes(totals.source.returned).text(" to the kernel\n");
+  out.text("  returned:        ").bytes(totals.source.returned).text(" to the kernel; resident now ")
+      .bytes(resident_bytes()).text("\n");
   out.text("  thread heaps:    ").number(totals.thread_heaps).text("\n");
-  out.text("  order      usable        live        free  allocations\n");
+  out.text("  order      usable        live        free      cached    free KiB  allocations\n");
   for (unsigned order = 0; order < kNumOrders; ++order) {
     const OrderStats& counts = heaps.orders[order];
     const uint64_t free = free_count(totals, order);
     if (counts.allocations == 0 && free == 0) continue;
     out.number(order, 7).number(usable_bytes(order), 12).number(counts.live, 12)
-        .number(free, 12).number(counts.allocations, 13).text("\n");
+        .number(free, 12).number(counts.free, 12).number(free * block_bytes(order) >> 10, 12)
+        .number(counts.allocations, 13).text("\n");
   }
 }
 

@@ -29,6 +29,13 @@ class Platform : public MemorySource {
   virtual uint64_t discard(uintptr_t begin, uintptr_t end) = 0;
   // Milliseconds on a monotonic clock.
   virtual uint64_t now_ms() = 0;
+  // Gives back memory the platform keeps for reuse of its own accord (freed huge mappings)
+  // that nobody has reused since idle_since_ms; returns the bytes. The pool calls it when it
+  // looks for its own idle memory.
+  virtual uint64_t release_idle(uint64_t idle_since_ms) {
+    static_cast<void>(idle_since_ms);
+    return 0;
+  }
 
  protected:
   constexpr Platform(uint64_t huge_threshold, bool spans_are_zeroed)

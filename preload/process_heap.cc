@@ -300,10 +300,14 @@ uint64_t ProcessHeap::trim() {
 
 ProcessTotals ProcessHeap::totals() {
   ProcessTotals totals{};
-  g_registry.for_each_record([&](const ThreadHeap& record) { add_stats(totals.heaps, record.heap.stats()); });
+  g_registry.for_each_record([&](const ThreadHeap& record) {
+    add_stats(totals.heaps, record.heap.stats());
+    totals.bump_room += record.heap.bump_room();
+  });
   {
     LockGuard guard(g_orphan_lock);
     add_stats(totals.heaps, g_orphan.heap.stats());
+    totals.bump_room += g_orphan.heap.bump_room();
   }
   totals.in_use = __atomic_load_n(&g_in_use, __ATOMIC_RELAXED);
   totals.peak_in_use = __atomic_load_n(&g_peak_in_use, __ATOMIC_RELAXED);

@@ -37,6 +37,7 @@ struct ProcessTotals {
   uint64_t in_use;          // bytes in blocks and huge mappings, as counted at slow paths
   uint64_t peak_in_use;     // the highest that count reached
   uint64_t thread_heaps;    // heap records ever made
+  uint64_t bump_room;       // bytes left in the thread heaps' bump regions
   PoolStats pool;
   LinuxSourceStats source;
 };

@@ -190,6 +190,65 @@ TEST_F(PoolTest, IdleChainsOfLargeBlocksGiveTheirPagesBack) {
   memset(again, 1, 40000);
 }
 
+// A list that ran dry, with no block of its order anywhere in the pool, is refilled by cutting
+// the smallest larger block of the reserve: memory freed in one size serves smaller sizes
+// before any merge (merged runs of sizes nobody asks for once sat there for good).
+TEST_F(PoolTest, ARefillSplitsTheSmallestLargerBlockOfTheReserve) {
+  FreeingBumpHeap giver(&pool_), taker(&pool_);
+  // Blocks under 64 KiB in every geometry, so that none serves as a bump region instead.
+  const unsigned large = order_for_size(30000), medium = order_for_size(16000), small = order_for_size(8000);
+  const std::vector<void*> large_blocks = allocate(giver, 30000, 2);
+  const std::vector<void*> medium_blocks = allocate(giver, 16000, 1);
+  free_all(giver, large_blocks);
+  free_all(giver, medium_blocks);
+  give_list(giver, large);
+  give_list(giver, medium);
+  platform_.advance_ms(2 * CentralPool::kIdleMs);
+  FreeingBumpHeap other(&pool_);
+  ASSERT_NE(other.allocate(16), nullptr);  // a pool operation: the idle chains join the reserve
+  ASSERT_EQ(pool_.stats().reserve_blocks[large], 2u);
+  ASSERT_EQ(pool_.stats().reserve_blocks[medium], 1u);
+  const uint64_t handed_out = platform_.handed_out();
+
+  // The medium block is the smallest that serves: one block of the small order fits in it.
+  ASSERT_EQ(pool_.give_to(taker, small, 4), HeapError::kNone);
+  ASSERT_EQ(taker.free_count(small), 1u);
+  EXPECT_EQ(taker.allocate(8000), medium_blocks[0]);
+  EXPECT_EQ(pool_.stats().reserve_blocks[medium], 0u);
+  // Then a large one: as many as fit, up to the 4 asked for, in address order.
+  const uint64_t fit = std::min<uint64_t>(4, block_bytes(large) / block_bytes(small));
+  ASSERT_EQ(pool_.give_to(taker, small, 4), HeapError::kNone);
+  ASSERT_EQ(taker.free_count(small), fit);
+  EXPECT_EQ(pool_.stats().reserve_blocks[large], 1u);
+  uintptr_t previous = 0;
+  for (uint64_t i = 0; i < fit; ++i) {
+    const uintptr_t block = reinterpret_cast<uintptr_t>(taker.allocate(8000));
+    EXPECT_GT(block, previous);
+    previous = block;
+    const bool inside = std::any_of(large_blocks.begin(), large_blocks.end(), [&](void* large_block) {
+      const uintptr_t begin = reinterpret_cast<uintptr_t>(large_block);
+      return block >= begin && block + 8000 <= begin + usable_bytes(large);
+    });
+    EXPECT_TRUE(inside);
+    memset(reinterpret_cast<void*>(block), 1, 8000);
+  }
+  // What the cuts left stays free in the reserve, in smaller blocks; no fresh memory.
+  uint64_t rest = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    if (order != large) rest += pool_.stats().reserve_blocks[order] * block_bytes(order);
+  }
+  EXPECT_GE(rest, block_bytes(large) - fit * block_bytes(small) + block_bytes(medium) - block_bytes(small) - 32);
+  EXPECT_EQ(platform_.handed_out(), handed_out);
+}
+
+// The platform's own idle memory (cached huge mappings) goes back on the pool's idle check.
+TEST_F(PoolTest, ThePlatformIsAskedForItsIdleMemoryToo) {
+  FreeingBumpHeap heap(&pool_);
+  platform_.advance_ms(2 * CentralPool::kIdleCheckMs);
+  ASSERT_NE(heap.allocate(16), nullptr);  // a pool operation
+  EXPECT_EQ(platform_.last_idle_since_ms, platform_.now_ms() - CentralPool::kIdleMs);
+}
+
 TEST_F(PoolTest, IdleSmallBlocksAreMergedThenGiveTheirPagesBack) {
   FreeingBumpHeap heap(&pool_);
   const unsigned order = order_for_size(24);

@@ -104,6 +104,32 @@ TEST(LinuxSource, HugeMappingsAreKnownLiveAndFreed) {
   EXPECT_EQ(source.owner_of(grown.begin + 8, 8), Ownership::kFreedHuge);
 }
 
+// A freed huge mapping waits in the cache for reuse, but not for ever: one that nobody has
+// reused since the time the pool names goes back (a program's large buffer of one phase
+// does not stay resident through the next).
+TEST(LinuxSource, ACachedMappingNobodyReusesGoesBackWhenIdle) {
+  static LinuxSource source;
+  ASSERT_TRUE(source.start());
+  bool zeroed = false;
+  const Span mapping = source.map_huge(3 * kMiB, &zeroed);
+  ASSERT_FALSE(mapping.empty());
+  memset(reinterpret_cast<void*>(mapping.begin), 1, mapping.end - mapping.begin);
+  const uint64_t before = source.now_ms();
+  source.unmap_huge(mapping);  // cached
+  EXPECT_EQ(source.stats().huge_cached, mapping.end - mapping.begin);
+  EXPECT_EQ(source.release_idle(before > 0 ? before - 1 : 0), 0u);  // cached after that: stays
+  EXPECT_EQ(source.stats().huge_cached, mapping.end - mapping.begin);
+  EXPECT_EQ(source.release_idle(source.now_ms()), mapping.end - mapping.begin);
+  EXPECT_EQ(source.stats().huge_cached, 0u);
+  EXPECT_EQ(source.stats().huge_mapped, 0u);
+  EXPECT_EQ(source.owner_of(mapping.begin + 8, 8), Ownership::kFreedHuge);
+  // A new request maps afresh (zeroed), as no cached mapping is left.
+  const Span again = source.map_huge(3 * kMiB, &zeroed);
+  EXPECT_TRUE(zeroed);
+  source.unmap_huge(again);
+  EXPECT_GT(source.drop_huge_cache(), 0u);
+}
+
 // The heap's base in a forked child, with address randomisation off or on; 0 on failure.
 uintptr_t base_in_a_child(bool randomised) {
   int pipe_ends[2];

@@ -40,6 +40,16 @@ cat_closes_stderr_first() { reaches_stderr cat "$WORK/lines.txt"; }
 tar_closes_stderr_first() { reaches_stderr tar -cf "$WORK/lines.tar" -C "$WORK" lines.txt; }
 python3_reports_too() { reaches_stderr /usr/bin/python3 -c 'print(42)'; }
 
+# Where free memory is (thread caches, the pool's chains and reserve, spare regions, bump
+# room), what is resident, and each order's free blocks in thread caches and in KiB.
+the_report_says_where_free_memory_is() {
+  reaches_stderr /usr/bin/python3 -c 'print(42)'
+  grep -Eq '^  free: .* in thread caches, .* in the pool.s chains, .* in its reserve\) and .* of spare regions; .* left in thread heaps. bump regions$' "$WORK/err" ||
+    fail "$(grep '^  free:' "$WORK/err")"
+  grep -Eq '^  returned: .* to the kernel; resident now [1-9][0-9.]* MiB$' "$WORK/err" || fail "$(grep '^  returned:' "$WORK/err")"
+  grep -Eq '^  order +usable +live +free +cached +free KiB +allocations$' "$WORK/err" || fail "$(grep '^  order' "$WORK/err")"
+}
+
 appended_to_a_file_one_report_per_process() {
   local file="$WORK/reports.txt"
   rm -f "$file"
@@ -118,6 +128,7 @@ run_case head_closes_stderr_first
 run_case cat_closes_stderr_first
 run_case tar_closes_stderr_first
 run_case python3_reports_too
+run_case the_report_says_where_free_memory_is
 run_case appended_to_a_file_one_report_per_process
 run_case concurrent_processes_append_whole_reports
 run_case unknown_values_warn

@@ -77,6 +77,12 @@ class TestPlatform final : public Platform {
     return last - first;
   }
   uint64_t now_ms() override { return now_ms_; }
+  uint64_t release_idle(uint64_t idle_since_ms) override {
+    last_idle_since_ms = idle_since_ms;
+    return 0;
+  }
+  // What the pool last asked release_idle() for (0: never).
+  uint64_t last_idle_since_ms = 0;
 
   void advance_ms(uint64_t ms) { now_ms_ += ms; }
   // Bookkeeping pages cannot be had while this is set (an address-space limit reached).
