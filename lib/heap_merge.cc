@@ -132,7 +132,7 @@ Span FreeingBumpHeap::split_free_block(uintptr_t header, unsigned from_order, un
   const uintptr_t end = header + static_cast<uintptr_t>(block_bytes(from_order));
   const uintptr_t step = static_cast<uintptr_t>(block_bytes(order));
   // Pushed from the last one down, so that the list hands them out in address order.
-  for (uint64_t i = count; i-- > 0;) push_free(header + static_cast<uintptr_t>(i) * step, order);
+  for (uint64_t i = count; i-- > 0;) push_carved(header + static_cast<uintptr_t>(i) * step, order);
   const uintptr_t rest = header + static_cast<uintptr_t>(count) * step;
   return rest < end ? Span{rest - static_cast<uintptr_t>(kHeaderBytes), end, true} : Span{};
 }
