@@ -27,6 +27,7 @@ string_setting = rule(
 # is the one place that does.
 _TRANSITIONED_SETTINGS = [
     "//lib:classes_per_doubling",
+    "//lib:flavour",
     "//lib:size_probe",
 ]
 

@@ -79,6 +79,19 @@ class CApi {
     free_slow(pointer);
   }
 
+  // free for a block that `function` (operator delete or delete[]) releases: the heap checks
+  // that the block came from the matching allocation (the checked flavour's origins).
+  static void free_as(const char* function, void* pointer, Origin origin) {
+    if (pointer == nullptr) return;
+    const HeapError error = Env::heap().free(pointer, origin);
+    if (__builtin_expect(error != HeapError::kNone, 0)) die(function, error, pointer);
+  }
+  // Records the origin of a block just allocated by `function` (operator new or new[]).
+  static void set_origin(const char* function, void* pointer, Origin origin) {
+    const HeapError error = Env::heap().set_origin(pointer, origin);
+    if (__builtin_expect(error != HeapError::kNone, 0)) die(function, error, pointer);
+  }
+
   static void* calloc(size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();

@@ -16,20 +16,25 @@
 //
 //   kind   name      order         value
 //   ----   -------   -----------   ---------------------------------------------------
-//    1     USED      block order   0 (reserved)
+//    1     USED      block order   origin (below): 0 in the default flavour
 //    2     FREE      block order   link: (next free header - heap base) / 8, 0 = end of list
-//    3     HUGE      0             mapping length / 4096 (block mapped on its own, native only)
+//    3     HUGE      origin        mapping length / 4096 (block mapped on its own, native only)
 //    4     ALIGNED   0             (this tag's address - real block's header) / 8: an
 //                                  over-aligned payload inside a USED block points back to it
 //   0,5-7  invalid: never written, so zeroed or random memory does not decode
+//
+//   origin: what allocated the block, recorded by the checked flavour (lib/flavour.h) so that
+//   a block freed by the wrong function is reported: 0 the malloc family, 1 operator new,
+//   2 operator new[], 3 operator new with std::align_val_t, 4 operator new[] with it. The
+//   default flavour writes 0 for every block.
 //
 //   check = where ^ fold(bits 0..47)
 //     where = bits 48..63 of ((slot ^ key) * 0x9E3779B97F4A7C15)   (64-bit wrapping)
 //     fold(x) = (x ^ (x >> 16) ^ (x >> 32)) & 0xFFFF
 //     slot = (tag address - heap base) >> 4 (mod 2^64): every tag sits 8 bytes past a
 //     16-byte boundary, so consecutive slots are consecutive integers and the golden-ratio
-//     multiplier spreads their checks far apart; key = 0 unless the embedder sets one
-//     (a per-process secret).
+//     multiplier spreads their checks far apart; key = 0 unless the embedder sets one; the
+//     checked flavour on Linux sets a per-process random one.
 //
 // Why this shape (improving on Substrate's, where bit 32 alone told USED from FREE):
 // - The check ties each tag to its own address and contents: a stray write into a header,
@@ -79,6 +84,16 @@ inline constexpr uint64_t kTagValueMask = (uint64_t{1} << kTagValueBits) - 1;
 inline constexpr uint64_t kHugeUnitBytes = 4096;
 inline constexpr uint64_t kTagCheckMultiplier = 0x9E3779B97F4A7C15ull;
 
+// What allocated a block: the origin field of its USED or HUGE tag (above).
+enum class Origin : uint8_t {
+  kMalloc = 0,           // malloc, calloc, realloc, aligned_alloc, posix_memalign, ...
+  kNew = 1,              // operator new
+  kNewArray = 2,         // operator new[]
+  kAlignedNew = 3,       // operator new(size, std::align_val_t)
+  kAlignedNewArray = 4,  // operator new[](size, std::align_val_t)
+};
+inline constexpr unsigned kNumOrigins = 5;
+
 // A tag split into its fields; `check_ok` says whether the check matched.
 struct DecodedTag {
   TagKind kind;
@@ -95,16 +110,16 @@ class TagCodec {
 
   constexpr uintptr_t base() const { return base_; }
 
-  constexpr uint64_t used(uintptr_t header, unsigned order) const {
-    return seal(header, fields(TagKind::kUsed, order, 0));
+  constexpr uint64_t used(uintptr_t header, unsigned order, Origin origin = Origin::kMalloc) const {
+    return seal(header, fields(TagKind::kUsed, order, static_cast<uint64_t>(origin)));
   }
   // `next_header` is 0 at the end of the list.
   constexpr uint64_t free(uintptr_t header, unsigned order, uintptr_t next_header) const {
     const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;
     return seal(header, fields(TagKind::kFree, order, link));
   }
-  constexpr uint64_t huge(uintptr_t header, uint64_t mapped_bytes) const {
-    return seal(header, fields(TagKind::kHuge, 0, mapped_bytes / kHugeUnitBytes));
+  constexpr uint64_t huge(uintptr_t header, uint64_t mapped_bytes, Origin origin = Origin::kMalloc) const {
+    return seal(header, fields(TagKind::kHuge, static_cast<unsigned>(origin), mapped_bytes / kHugeUnitBytes));
   }
   constexpr uint64_t aligned(uintptr_t header, uintptr_t real_header) const {
     return seal(header, fields(TagKind::kAligned, 0, (header - real_header) / 8));
@@ -147,8 +162,8 @@ class TagCodec {
     return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
   }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
-  static constexpr uint64_t used_at(uint64_t where, unsigned order) {
-    return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, 0));
+  static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
+    return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));
   }
   constexpr uint64_t free_at(uint64_t where, unsigned order, uintptr_t next_header) const {
     const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;

@@ -25,6 +25,11 @@ constexpr bool readable(Ownership owner) {
   return owner == Ownership::kHeap || (kHugeBlocks && owner == Ownership::kLiveHuge);
 }
 
+// The origin a tag field names, if it names one; the default flavour records none (all 0).
+constexpr Origin origin_field(uint64_t field) {
+  return kChecked && field < kNumOrigins ? static_cast<Origin>(field) : Origin::kMalloc;
+}
+
 }  // namespace
 
 const char* describe(HeapError error) {
@@ -37,6 +42,13 @@ const char* describe(HeapError error) {
     case HeapError::kInvalidPointer: return "invalid pointer";
     case HeapError::kCorruptHeader: return "corrupted header tag";
     case HeapError::kCorruptFreeList: return "corrupted free list";
+    case HeapError::kWriteAfterFree: return "write after free";
+    case HeapError::kMismatchFromMalloc: return "alloc-dealloc mismatch: block from malloc()";
+    case HeapError::kMismatchFromNew: return "alloc-dealloc mismatch: block from operator new";
+    case HeapError::kMismatchFromNewArray: return "alloc-dealloc mismatch: block from operator new[]";
+    case HeapError::kMismatchFromAlignedNew: return "alloc-dealloc mismatch: block from operator new(align_val_t)";
+    case HeapError::kMismatchFromAlignedNewArray:
+      return "alloc-dealloc mismatch: block from operator new[](align_val_t)";
   }
   return "unknown error";
 }
@@ -92,6 +104,14 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   }
   const uint64_t bytes = block_bytes(order);
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
+#if FREEBUMP_CHECKED
+    // Out of memory with blocks waiting in the quarantine: memory reused sooner than it
+    // would have been is better than none.
+    if (quarantine_.count != 0) {
+      const HeapError error = release_quarantine();
+      return error == HeapError::kNone ? allocate_order(order) : fail(error);
+    }
+#endif
     return fail(HeapError::kOutOfMemory);
   }
   const uintptr_t header = bump_;
@@ -126,6 +146,10 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
   }
   free_heads_[order] = next;
   FREEBUMP_COUNT(stats_.orders[order].free--);
+#if FREEBUMP_CHECKED
+  // The block stays off the list (its memory is lost), the rest of the list serves on.
+  if (!poison_intact(header, order)) return fail(HeapError::kWriteAfterFree);
+#endif
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
   return reinterpret_cast<void*>(header + kHeaderBytes);
@@ -138,35 +162,41 @@ void* FreeingBumpHeap::fail(HeapError error) {
 
 // ---- Free, realloc, usable size ------------------------------------------------------------
 
-HeapError FreeingBumpHeap::free(void* payload) {
+HeapError FreeingBumpHeap::free(void* payload, Origin origin) {
   unsigned freed_order;
-  return free(payload, &freed_order);
+  return free(payload, &freed_order, origin);
 }
 
-HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order) {
+HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order, Origin origin) {
 #if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
   if (try_free(payload, freed_order)) return HeapError::kNone;
 #endif
-  return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order);
+  return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order, origin);
 }
 
-// Everything try_free leaves: NULL, over-aligned payloads, huge blocks, and every misuse.
-HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order) {
+// Everything try_free leaves: NULL, over-aligned payloads, huge blocks, and every misuse (and
+// in the checked flavour, every block).
+HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order, Origin origin) {
   *freed_order = kNumOrders;
   if (payload == 0) return HeapError::kNone;
   refresh_known_high_water();
   LiveBlock block;
   const HeapError error = find_live_block(payload, &block);
   if (error != HeapError::kNone) return error;
-  if (!block.huge) *freed_order = block.order;
-  release_block(block);
-  return HeapError::kNone;
+  if (kChecked && block.origin != origin) return mismatch_from(block.origin);
+  return release_block(block, freed_order);
 }
 
-void FreeingBumpHeap::release_block(const LiveBlock& block) {
+HeapError FreeingBumpHeap::release_block(const LiveBlock& block, unsigned* listed_order) {
+  *listed_order = kNumOrders;
   if (!kHugeBlocks || !block.huge) {
-    release(block.header, block.order);
-    return;
+    const HeapError error = release(block.header, block.order, listed_order);
+#if FREEBUMP_CHECKED
+    // The poison covered an over-aligned payload's ALIGNED tag: put it back, so that the
+    // pointer freed again is a double free, not a damaged tag (poison_intact allows it).
+    if (block.inner != 0) store_tag(block.inner - kHeaderBytes, codec_.aligned(block.inner - kHeaderBytes, block.header));
+#endif
+    return error;
   }
   const Span mapping{block.header - kHugeHeaderInPage, block.payload_end};
   FREEBUMP_COUNT(stats_.huge_live--);
@@ -174,6 +204,7 @@ void FreeingBumpHeap::release_block(const LiveBlock& block) {
   // The source remembers the mapping as freed: a second free is a double free, found without
   // reading the mapping, which may be gone.
   source_->unmap_huge(mapping);
+  return HeapError::kNone;
 }
 
 void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
@@ -188,6 +219,7 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   LiveBlock block;
   const HeapError error = find_live_block(address, &block);
   if (error != HeapError::kNone) return fail(error);
+  if (kChecked && block.origin != Origin::kMalloc) return fail(mismatch_from(block.origin));
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   const uint64_t usable = block.payload_end - address;
   const bool unaligned_block = address == block.header + kHeaderBytes;
@@ -209,18 +241,16 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
         return payload;
       }
       __builtin_memcpy(moved, payload, size);
-      release(block.header, block.order);
-      *freed_order = block.order;
-      return moved;
+      const HeapError released = release(block.header, block.order, freed_order);
+      return released == HeapError::kNone ? moved : fail(released);
     }
     if (unaligned_block && extend_at_top(block, new_order)) return payload;
   }
   void* moved = allocate(size);
   if (moved == nullptr) return nullptr;
   __builtin_memcpy(moved, payload, static_cast<size_t>(size < usable ? size : usable));
-  release_block(block);
-  if (!block.huge) *freed_order = block.order;
-  return moved;
+  const HeapError released = release_block(block, freed_order);
+  return released == HeapError::kNone ? moved : fail(released);
 }
 
 // The block ends at the bump pointer: its tail is bumped through again. It has been written,
@@ -288,16 +318,19 @@ HeapError FreeingBumpHeap::find_live_block(uintptr_t payload, LiveBlock* block) 
   const unsigned order = TagCodec::order_of(tag);
   const uint64_t huge_bytes = TagCodec::value_of(tag) * kHugeUnitBytes;
   const uint64_t bytes = block_bytes(order);
-  if (owner == Ownership::kHeap && tag == codec_.used(header, order) &&
+  // The origin a USED tag (value) or a HUGE tag (order) would hold; the tag's check decides.
+  const Origin used_origin = origin_field(TagCodec::value_of(tag));
+  const Origin huge_origin = origin_field(order);
+  if (owner == Ownership::kHeap && tag == codec_.used(header, order, used_origin) &&
       (uint64_t{header} + bytes <= source_->high_water() ||
        (header >= source_->high_water() && in_other_range(header, bytes)))) {
-    *block = LiveBlock{header, order, header + static_cast<uintptr_t>(bytes), false};
+    *block = LiveBlock{header, order, header + static_cast<uintptr_t>(bytes), false, used_origin, inner};
   } else if (kHugeBlocks && owner == Ownership::kLiveHuge &&
              (header & (kHugeUnitBytes - 1)) == kHugeHeaderInPage &&
-             tag == codec_.huge(header, huge_bytes) &&
+             tag == codec_.huge(header, huge_bytes, huge_origin) &&
              source_->owner_of(header - kHugeHeaderInPage, huge_bytes) == Ownership::kLiveHuge) {
     *block = LiveBlock{header, 0, header - kHugeHeaderInPage + static_cast<uintptr_t>(huge_bytes),
-                       true};
+                       true, huge_origin, inner};
   } else {
     return classify_bad_tag(header, tag);
   }
@@ -383,7 +416,12 @@ HeapError FreeingBumpHeap::give_free_blocks(unsigned order, FreeChain* chain, ui
 
 void FreeingBumpHeap::init_codec() const {
   if (codec_.base() == 0) {
-    codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), check_key_);
+#if FREEBUMP_CHECKED
+    const uint64_t key = check_key_ ^ source_->tag_key();
+#else
+    const uint64_t key = check_key_;
+#endif
+    codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), key);
   }
 }
 
@@ -450,7 +488,7 @@ void FreeingBumpHeap::retire_bump_tail() {
 uintptr_t FreeingBumpHeap::carve_free_region(uintptr_t begin, uintptr_t end) {
   for (unsigned order = kNumOrders; order-- > 0;) {
     while (end > begin && end - begin >= block_bytes(order)) {
-      push_free(begin, order);
+      push_carved(begin, order);
       begin += static_cast<uintptr_t>(block_bytes(order));
     }
   }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/flavour.h"
 #include "lib/header_tag.h"
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
@@ -86,11 +87,44 @@ enum class HeapError : uint8_t {
   kInvalidPointer,
   kCorruptHeader,
   kCorruptFreeList,
+  // Found by the checked flavour only (lib/flavour.h): a freed block's poison written over,
+  // and a block freed by a function that does not match its origin (one error per origin,
+  // in Origin's order, so that the report can name it).
+  kWriteAfterFree,
+  kMismatchFromMalloc,
+  kMismatchFromNew,
+  kMismatchFromNewArray,
+  kMismatchFromAlignedNew,
+  kMismatchFromAlignedNewArray,
 };
 
 constexpr bool is_heap_corruption(HeapError error) { return error >= HeapError::kDoubleFree; }
 // A short lower-case phrase naming the problem, e.g. "double free".
 const char* describe(HeapError error);
+// The error of freeing a block of `origin` with a function meant for another origin.
+constexpr HeapError mismatch_from(Origin origin) {
+  return static_cast<HeapError>(static_cast<unsigned>(HeapError::kMismatchFromMalloc) + static_cast<unsigned>(origin));
+}
+
+// The checked flavour's poison and quarantine (lib/flavour.h). The first kPoisonedBytes of a
+// freed payload (all of a smaller one) are set to kPoisonByte and must still hold it when the
+// block is handed out again; whoever gives a free block's pages back keeps those bytes (0 in
+// the default flavour, which poisons nothing). The byte makes every word of poison a
+// non-canonical address on x86-64, so a stale pointer read from a freed block faults. A heap's
+// quarantine holds its last kQuarantineBlocks freed blocks, at most kQuarantineBytes of them;
+// blocks above kQuarantinedBlockBytes skip it (poisoned all the same): one of them would hold
+// the quarantine's whole budget, and memory of that size is what a program runs short of.
+inline constexpr uint64_t kPoisonedBytes = kChecked ? 1024 : 0;
+inline constexpr uint8_t kPoisonByte = 0xFB;
+inline constexpr uint64_t kPoisonWord = 0x0101010101010101ull * kPoisonByte;
+inline constexpr unsigned kQuarantineBlocks = 256;
+inline constexpr uint64_t kQuarantineBytes = uint64_t{1} << 20;
+inline constexpr uint64_t kQuarantinedBlockBytes = kQuarantineBytes / 4;
+// Where the pages of a free block with this header may be given back from: past its tag and
+// its poison.
+constexpr uintptr_t discardable_from(uintptr_t header) {
+  return header + kHeaderBytes + static_cast<uintptr_t>(kPoisonedBytes);
+}
 
 struct OrderStats {
   uint64_t live = 0;         // blocks in use now
@@ -165,11 +199,12 @@ class FreeingBumpHeap {
   // As allocate, aligned to `alignment` (a power of two).
   void* allocate_aligned(size_t alignment, size_t size);
   // Frees a block from allocate*, reallocate or nullptr (a no-op). On an error the heap is
-  // unchanged.
-  HeapError free(void* payload);
-  // As free, and says which order's free list the block joined (kNumOrders for a huge
-  // block), so that a caller can keep its lists bounded.
-  HeapError free(void* payload, unsigned* freed_order);
+  // unchanged. The checked flavour requires the block's origin to be `origin` (set_origin).
+  HeapError free(void* payload, Origin origin = Origin::kMalloc);
+  // As free, and says which order's free list grew (kNumOrders for none: a huge block, or in
+  // the checked flavour a block that joined the quarantine and pushed none out), so that a
+  // caller can keep its lists bounded.
+  HeapError free(void* payload, unsigned* freed_order, Origin origin = Origin::kMalloc);
   // Resizes in place when the block still fits (or sits at the top of the bump region);
   // otherwise moves it. nullptr with last_error() on failure, the old block intact.
   void* reallocate(void* payload, size_t size);
@@ -178,6 +213,19 @@ class FreeingBumpHeap {
   void* reallocate(void* payload, size_t size, unsigned* freed_order);
   // The usable size behind a live pointer.
   HeapError usable_size(const void* payload, size_t* size) const;
+#if FREEBUMP_CHECKED
+  // Records a live block's origin in its tag (operator new and friends call it after
+  // allocating), so that free() of it must name the same origin.
+  HeapError set_origin(void* payload, Origin origin);
+  // Puts every block of the quarantine onto its free list (a heap that runs out of memory, or
+  // gives everything it holds away); kCorruptFreeList if a waiting block's tag was damaged.
+  HeapError release_quarantine();
+  // For heap checkers: calls visit(header) for each block in the quarantine, oldest first.
+  template <class Visitor>
+  void for_each_quarantined(Visitor visit) const {
+    for (unsigned i = 0; i < quarantine_.count; ++i) visit(quarantine_.headers[(quarantine_.oldest + i) % kQuarantineBlocks]);
+  }
+#endif
 
   // ---- Fast paths, inline so that a front end (one heap per thread) runs them without a
   // call. Each tag is checked by encoding the tag it must be and comparing all 64 bits.
@@ -197,6 +245,9 @@ class FreeingBumpHeap {
     if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_known_heap(next)), 0)) {
       return nullptr;
     }
+    if constexpr (kChecked) {
+      if (!poison_intact(header, order)) return nullptr;
+    }
     free_heads_[order] = next;
     FREEBUMP_COUNT(stats_.orders[order].free--);
     store_tag(header, TagCodec::used_at(where, order));
@@ -210,8 +261,10 @@ class FreeingBumpHeap {
   // Frees a plain heap block whose USED tag is intact and says which order's list it
   // joined; false (nothing done) for everything else, which free() handles, and, given
   // `list_bounds`, when the order's list already holds list_bounds[order] blocks (the
-  // owner's slow path then frees and trims the list).
+  // owner's slow path then frees and trims the list). The checked flavour frees every block
+  // there (the poison and the quarantine).
   FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order, const uint64_t* list_bounds = nullptr) {
+    if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
     if (!in_known_heap(header)) return false;
     const uint64_t tag = load_tag(header);
@@ -269,6 +322,12 @@ class FreeingBumpHeap {
   // Bytes left in the bump region: a request whose list is empty and whose block is bigger
   // than this asks the source to grow.
   uint64_t bump_room() const { return bump_end_ > bump_ ? bump_end_ - bump_ : 0; }
+  // For heap checkers and dumps (tests/fuzz/heap_checker.h): the header at the front of an
+  // order's free list (0: empty), and the bump region, from the header of the next block it
+  // cuts (0: none yet) to the end of its span.
+  uintptr_t free_list_head(unsigned order) const { return free_heads_[order]; }
+  uintptr_t bump_pointer() const { return bump_; }
+  uintptr_t bump_end() const { return bump_end_; }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
   void retire_bump_region() { retire_bump_tail(); }
   // Detaches what is left of the bump region, whole, as a recycled span that another heap on
@@ -307,12 +366,14 @@ class FreeingBumpHeap {
     unsigned order;         // heap blocks only
     uintptr_t payload_end;  // one past the block's last usable byte
     bool huge;              // a mapping of its own: [header - 8, payload_end)
+    Origin origin;          // always kMalloc in the default flavour
+    uintptr_t inner;        // an over-aligned payload inside the block, else 0
   };
 
   void* fail(HeapError error);
   HeapError find_live_block(uintptr_t payload, LiveBlock* block) const;
   HeapError classify_bad_tag(uintptr_t header, uint64_t tag) const;
-  HeapError free_slow(uintptr_t payload, unsigned* freed_order);
+  HeapError free_slow(uintptr_t payload, unsigned* freed_order, Origin origin);
   bool in_heap(uintptr_t header) const {
     return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
            header >= codec_.base() + kHeaderBytes &&
@@ -348,7 +409,7 @@ class FreeingBumpHeap {
   void init_codec() const;
   void* allocate_huge(uint64_t size, bool* zeroed);
   void* reallocate_huge(const LiveBlock& block, size_t size);
-  void release_block(const LiveBlock& block);
+  HeapError release_block(const LiveBlock& block, unsigned* listed_order);
   void* allocate_order(unsigned order);
   void* pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order) {
@@ -356,11 +417,34 @@ class FreeingBumpHeap {
     free_heads_[order] = header;
     FREEBUMP_COUNT(stats_.orders[order].free++);
   }
-  void release(uintptr_t header, unsigned order) {
+  // A block no longer in use: onto its free list, or in the checked flavour into the
+  // quarantine, poisoned, pushing the oldest waiting block onto its list. Says which order's
+  // list grew (kNumOrders: none).
+  HeapError release(uintptr_t header, unsigned order, unsigned* listed_order) {
     FREEBUMP_COUNT(stats_.orders[order].live--);
     FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
+#if FREEBUMP_CHECKED
+    return quarantine(header, order, listed_order);
+#else
     push_free(header, order);
+    *listed_order = order;
+    return HeapError::kNone;
+#endif
   }
+#if FREEBUMP_CHECKED
+  HeapError quarantine(uintptr_t header, unsigned order, unsigned* listed_order);
+  HeapError list_oldest_quarantined(unsigned* listed_order);
+  // The poisoned bytes of a free block of `order`.
+  static constexpr uint64_t poisoned_bytes(unsigned order) {
+    return usable_bytes(order) < kPoisonedBytes ? usable_bytes(order) : kPoisonedBytes;
+  }
+  static void poison(uintptr_t header, unsigned order) {
+    __builtin_memset(reinterpret_cast<void*>(header + kHeaderBytes), kPoisonByte,
+                     static_cast<size_t>(poisoned_bytes(order)));
+  }
+#endif
+  // Defined in the checked flavour only, where it is called (heap_checked.cc).
+  bool poison_intact(uintptr_t header, unsigned order) const;
   void note_allocated(unsigned order) {
 #if FREEBUMP_HEAP_STATS
     OrderStats& counts = stats_.orders[order];
@@ -378,6 +462,14 @@ class FreeingBumpHeap {
   bool adopt_span(Span span);
   void retire_bump_tail();
   uintptr_t carve_free_region(uintptr_t begin, uintptr_t end);
+  // A free block cut from memory that was not a freed block (the checked flavour poisons it,
+  // as if freed).
+  void push_carved(uintptr_t header, unsigned order) {
+#if FREEBUMP_CHECKED
+    poison(header, order);
+#endif
+    push_free(header, order);
+  }
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
   void cut_at_top(const LiveBlock& block, unsigned new_order);
 
@@ -398,6 +490,17 @@ class FreeingBumpHeap {
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
 #if FREEBUMP_HEAP_STATS
   HeapStats stats_{};
+#endif
+#if FREEBUMP_CHECKED
+  // A ring of the blocks waiting to be reused (header and order), oldest first.
+  struct Quarantine {
+    uintptr_t headers[kQuarantineBlocks] = {};
+    uint8_t orders[kQuarantineBlocks] = {};
+    unsigned oldest = 0;
+    unsigned count = 0;
+    uint64_t bytes = 0;
+  };
+  Quarantine quarantine_{};
 #endif
 };
 

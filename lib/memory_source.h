@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "lib/flavour.h"
+
 namespace freebump {
 
 // [begin, end) handed to the heap; begin == 0 means "no memory".
@@ -70,6 +72,13 @@ class MemorySource {
     (void)bytes;
     return Ownership::kNotOurs;
   }
+
+#if FREEBUMP_CHECKED
+  // The checked flavour's secret key in the tag check of every heap on this source
+  // (header_tag.h): a source that has a random source of its platform answers a per-process
+  // random value, the same for as long as the process lives.
+  virtual uint64_t tag_key() const { return 0; }
+#endif
 
   // Requests above this many bytes become huge blocks.
   uint64_t huge_threshold() const { return huge_threshold_; }

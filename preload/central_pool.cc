@@ -97,10 +97,14 @@ Span CentralPool::take_reserve_region_locked(uint64_t min_bytes) {
   // A block much bigger than asked for (merged runs are cut into the largest blocks they
   // form) is cut again: a heap keeps its bump region for as long as it lives, out of reach of
   // the pool's idle return, so it gets what it asked for and the rest stays in the reserve.
+  // The cut falls on a header position, as between two blocks: the span handed out ends
+  // there (its last block may end there), and the rest starts 8 bytes before it, as every
+  // span does. Cut at a 16-byte boundary instead, the 16 bytes around it would be in no block.
   const uint64_t keep = (preferred + kPageBytes - 1) / kPageBytes * kPageBytes;
   if (span_bytes(span) >= 2 * keep + kRecycledRegionBytes) {
-    add_region_to_reserve_locked(Span{span.begin + static_cast<uintptr_t>(keep), span.end}, kClean);
-    span.end = span.begin + static_cast<uintptr_t>(keep);
+    const uintptr_t cut = span.begin + static_cast<uintptr_t>(keep) - kHeaderBytes;
+    add_region_to_reserve_locked(Span{cut - kHeaderBytes, span.end}, kClean);
+    span.end = cut;
   }
   return span;
 }
@@ -345,7 +349,7 @@ uint64_t CentralPool::discard_chain(unsigned order, const FreeChain& chain) {
     const uint64_t tag = load_tag(header);
     const uintptr_t next = codec.link_target(TagCodec::value_of(tag));
     if (tag != codec.free(header, order, next)) break;
-    returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+    returned += platform_->discard(discardable_from(header), header + static_cast<uintptr_t>(block_bytes(order)));
     if (next == 0) break;
     if ((next < base() || next >= high_water()) && owner_of(next, kHeaderBytes) != Ownership::kHeap) break;
     header = next;
@@ -357,7 +361,7 @@ uint64_t CentralPool::discard_reserve_blocks_locked(unsigned first_order) {
   uint64_t returned = 0;
   for (unsigned order = first_order; order < kNumOrders; ++order) {
     reserve_.for_each_free_block(order, [&](uintptr_t header) {
-      returned += platform_->discard(header + kHeaderBytes, header + static_cast<uintptr_t>(block_bytes(order)));
+      returned += platform_->discard(discardable_from(header), header + static_cast<uintptr_t>(block_bytes(order)));
     });
   }
   return returned;

@@ -68,6 +68,9 @@ class CentralPool final : public MemorySource {
   Ownership owner_of(uintptr_t address, uint64_t bytes) const override {
     return platform_->owner_of(address, bytes);
   }
+#if FREEBUMP_CHECKED
+  uint64_t tag_key() const override { return platform_->tag_key(); }
+#endif
 
   // ---- Free blocks between a heap (any heap on this pool) and the pool. Each returns
   // kCorruptFreeList if a damaged tag turns up (the damaged list is dropped).
@@ -89,6 +92,25 @@ class CentralPool final : public MemorySource {
   uint64_t return_free_pages();
 
   PoolStats stats();
+
+  // For heap checkers (tests/fuzz/heap_checker.h), under the pool's locks: visit_chain(order,
+  // chain) for every chain on the shelves, visit_spare(span) for every spare region, and
+  // visit_reserve(heap) for the reserve's heap (its free lists).
+  template <class ChainVisitor, class SpareVisitor, class ReserveVisitor>
+  void inspect(ChainVisitor visit_chain, SpareVisitor visit_spare, ReserveVisitor visit_reserve) {
+    LockGuard guard(reserve_lock_);
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      LockGuard shelf_guard(shelves_[order].lock);
+      MetadataRing<StampedChain>& chains = shelves_[order].chains;
+      for (size_t i = 0; i < chains.size(); ++i) visit_chain(order, chains.from_newest(i).chain);
+    }
+    MetadataRing<StampedSpan>* rings[] = {&spare_regions_, &clean_regions_};
+    for (MetadataRing<StampedSpan>* ring : rings) {
+      for (size_t i = 0; i < ring->size(); ++i) visit_spare(ring->from_newest(i).span);
+    }
+    visit_reserve(static_cast<const FreeingBumpHeap&>(reserve_));
+  }
+
   // fork(): held across it, so that the child inherits a consistent pool.
   void lock_all();
   void unlock_all();

@@ -52,18 +52,23 @@ class ErrnoKeeper {
   int saved_;
 };
 
-// Random bits for the first range's address (ASLR for the heap); from the stack's address and
-// the clock if the kernel's pool is not ready yet. None where the process runs with address
-// randomisation off (setarch -R, gdb): its heap is where it was the last time, as glibc's is.
-uint64_t random_bits() {
-  const int persona = personality(0xffffffff);
-  if (persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0) return 0;
+// Random bits from the kernel's pool; from the stack's address and the clock if the pool is
+// not ready yet (early boot).
+uint64_t secret_bits() {
   uint64_t bits = 0;
   if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof bits)) return bits;
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   bits = reinterpret_cast<uintptr_t>(&now) ^ static_cast<uint64_t>(now.tv_nsec) << 20 ^ static_cast<uint64_t>(now.tv_sec);
   return bits * 0x9E3779B97F4A7C15ull;
+}
+
+// Random bits for the first range's address (ASLR for the heap). None where the process runs with address
+// randomisation off (setarch -R, gdb): its heap is where it was the last time, as glibc's is.
+uint64_t random_bits() {
+  const int persona = personality(0xffffffff);
+  if (persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0) return 0;
+  return secret_bits();
 }
 
 // Under valgrind, heap memory is the allocator's until a block is handed out (valgrind_heap.h):
@@ -96,6 +101,11 @@ bool LinuxSource::start() {
 bool LinuxSource::start_locked() {
   if (range_count_ != 0) return true;
   ErrnoKeeper keep_errno;
+#if FREEBUMP_CHECKED
+  // Before the first range: no heap exists yet to build its tags' codec from the key.
+  // Random even with address randomisation off: a key the attacker can know protects nothing.
+  if (tag_key_ == 0) tag_key_ = secret_bits();
+#endif
   // Between 1/16 and 1/4 of the way up to the stack (8..32 TiB on x86-64): the kernel maps
   // top-down from below the stack and programs start near the bottom, so nothing else lands
   // here and the heap can grow upwards in one run.

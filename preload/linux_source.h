@@ -58,6 +58,9 @@ class LinuxSource final : public Platform {
   void unmap_huge(Span mapping) override;
   Span remap_huge(Span mapping, uint64_t bytes) override;
   Ownership owner_of(uintptr_t address, uint64_t bytes) const override;
+#if FREEBUMP_CHECKED
+  uint64_t tag_key() const override { return tag_key_; }  // set by start()
+#endif
 
   void* map_metadata(uint64_t bytes) override;
   void unmap_metadata(void* pages, uint64_t bytes) override;
@@ -112,6 +115,9 @@ class LinuxSource final : public Platform {
   uint64_t huge_mapped_bytes_ = 0;
   uint64_t peak_mapped_ = 0;
   uint64_t returned_bytes_ = 0;
+#if FREEBUMP_CHECKED
+  uint64_t tag_key_ = 0;
+#endif
 };
 
 }  // namespace freebump

@@ -14,41 +14,42 @@
 using freebump::allocate_for_new;
 using freebump::free_for_delete;
 using freebump::NewFailure;
+using freebump::Origin;
 
-FREEBUMP_EXPORT void* operator new(size_t size) { return allocate_for_new(size, 0, NewFailure::kThrow); }
-FREEBUMP_EXPORT void* operator new[](size_t size) { return allocate_for_new(size, 0, NewFailure::kThrow); }
+FREEBUMP_EXPORT void* operator new(size_t size) { return allocate_for_new(size, 0, NewFailure::kThrow, Origin::kNew); }
+FREEBUMP_EXPORT void* operator new[](size_t size) { return allocate_for_new(size, 0, NewFailure::kThrow, Origin::kNewArray); }
 FREEBUMP_EXPORT void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  return allocate_for_new(size, 0, NewFailure::kReturnNull);
+  return allocate_for_new(size, 0, NewFailure::kReturnNull, Origin::kNew);
 }
 FREEBUMP_EXPORT void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  return allocate_for_new(size, 0, NewFailure::kReturnNull);
+  return allocate_for_new(size, 0, NewFailure::kReturnNull, Origin::kNewArray);
 }
 FREEBUMP_EXPORT void* operator new(size_t size, std::align_val_t alignment) {
-  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kThrow);
+  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kThrow, Origin::kAlignedNew);
 }
 FREEBUMP_EXPORT void* operator new[](size_t size, std::align_val_t alignment) {
-  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kThrow);
+  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kThrow, Origin::kAlignedNewArray);
 }
 FREEBUMP_EXPORT void* operator new(size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kReturnNull);
+  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kReturnNull, Origin::kAlignedNew);
 }
 FREEBUMP_EXPORT void* operator new[](size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kReturnNull);
+  return allocate_for_new(size, static_cast<size_t>(alignment), NewFailure::kReturnNull, Origin::kAlignedNewArray);
 }
 
-FREEBUMP_EXPORT void operator delete(void* pointer) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete[](void* pointer) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete(void* pointer, size_t) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete[](void* pointer, size_t) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete(void* pointer, size_t, std::align_val_t) noexcept { free_for_delete(pointer); }
-FREEBUMP_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noexcept { free_for_delete(pointer); }
+FREEBUMP_EXPORT void operator delete(void* pointer) noexcept { free_for_delete(pointer, Origin::kNew); }
+FREEBUMP_EXPORT void operator delete[](void* pointer) noexcept { free_for_delete(pointer, Origin::kNewArray); }
+FREEBUMP_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept { free_for_delete(pointer, Origin::kNew); }
+FREEBUMP_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept { free_for_delete(pointer, Origin::kNewArray); }
+FREEBUMP_EXPORT void operator delete(void* pointer, size_t) noexcept { free_for_delete(pointer, Origin::kNew); }
+FREEBUMP_EXPORT void operator delete[](void* pointer, size_t) noexcept { free_for_delete(pointer, Origin::kNewArray); }
+FREEBUMP_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept { free_for_delete(pointer, Origin::kAlignedNew); }
+FREEBUMP_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept { free_for_delete(pointer, Origin::kAlignedNewArray); }
+FREEBUMP_EXPORT void operator delete(void* pointer, size_t, std::align_val_t) noexcept { free_for_delete(pointer, Origin::kAlignedNew); }
+FREEBUMP_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noexcept { free_for_delete(pointer, Origin::kAlignedNewArray); }
 FREEBUMP_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
-  free_for_delete(pointer);
+  free_for_delete(pointer, Origin::kAlignedNew);
 }
 FREEBUMP_EXPORT void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
-  free_for_delete(pointer);
+  free_for_delete(pointer, Origin::kAlignedNewArray);
 }

@@ -14,9 +14,20 @@ __attribute__((weak, noreturn)) void _ZSt17__throw_bad_allocv();
 
 namespace freebump {
 
-void* allocate_for_new(size_t size, size_t alignment, NewFailure on_failure) {
+namespace {
+
+[[maybe_unused]] constexpr bool is_array(Origin origin) { return origin == Origin::kNewArray || origin == Origin::kAlignedNewArray; }
+
+}  // namespace
+
+void* allocate_for_new(size_t size, size_t alignment, NewFailure on_failure, Origin origin) {
   for (;;) {
     void* pointer = alignment <= 16 ? LinuxC::malloc(size) : LinuxC::aligned_alloc(alignment, size);
+#if FREEBUMP_CHECKED
+    if (pointer != nullptr) LinuxC::set_origin(is_array(origin) ? "operator new[]" : "operator new", pointer, origin);
+#else
+    (void)origin;
+#endif
     if (pointer != nullptr) return pointer;
     NewHandler handler = _ZSt15get_new_handlerv != nullptr ? _ZSt15get_new_handlerv() : nullptr;
     if (handler != nullptr) {
@@ -32,7 +43,14 @@ void* allocate_for_new(size_t size, size_t alignment, NewFailure on_failure) {
   }
 }
 
-void free_for_delete(void* pointer) { LinuxC::free(pointer); }
+void free_for_delete(void* pointer, Origin origin) {
+#if FREEBUMP_CHECKED
+  LinuxC::free_as(is_array(origin) ? "operator delete[]" : "operator delete", pointer, origin);
+#else
+  (void)origin;
+  LinuxC::free(pointer);
+#endif
+}
 
 }  // namespace freebump
 

@@ -6,14 +6,18 @@
 
 #include <stddef.h>
 
+#include "lib/header_tag.h"
+
 namespace freebump {
 
 enum class NewFailure { kThrow, kReturnNull };
 
 // `alignment` 0 means the default (16). Loops on the program's new_handler while there is
-// one; then throws std::bad_alloc (kThrow) or returns nullptr (kReturnNull).
-void* allocate_for_new(size_t size, size_t alignment, NewFailure on_failure);
-void free_for_delete(void* pointer);
+// one; then throws std::bad_alloc (kThrow) or returns nullptr (kReturnNull). The checked
+// flavour records the block's `origin` (the form of new that asked), which the form of
+// delete that frees it must name.
+void* allocate_for_new(size_t size, size_t alignment, NewFailure on_failure, Origin origin);
+void free_for_delete(void* pointer, Origin origin);
 
 }  // namespace freebump
 

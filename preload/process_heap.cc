@@ -230,12 +230,20 @@ void* ProcessHeap::allocate(size_t size) {
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate(size); });
 }
 
-HeapError ProcessHeap::free(void* payload) {
+HeapError ProcessHeap::free(void* payload, Origin origin) {
+  // Under valgrind no origin is recorded (memcheck reports mismatched frees itself).
   if (valgrind_serves_this_call()) return counted(g_valgrind.free(payload));
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned* freed_order) {
-    return heap.free(payload, freed_order);
+    return heap.free(payload, freed_order, origin);
   });
 }
+
+#if FREEBUMP_CHECKED
+HeapError ProcessHeap::set_origin(void* payload, Origin origin) {
+  if (valgrind_serves_this_call()) return HeapError::kNone;
+  return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned*) { return heap.set_origin(payload, origin); });
+}
+#endif
 
 void* ProcessHeap::allocate_zeroed(size_t size) {
   if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, true, &tls_error));

@@ -59,9 +59,14 @@ class ProcessHeap {
     unsigned order;
     return record != nullptr && record->heap.try_free(payload, &order, kCacheLimits.blocks);
   }
-  // The slow paths, whole operations (they do not count on the fast path having run).
+  // The slow paths, whole operations (they do not count on the fast path having run). The
+  // checked flavour's operator delete forms name the origin the block must have.
   void* allocate(size_t size);
-  HeapError free(void* payload);
+  HeapError free(void* payload, Origin origin = Origin::kMalloc);
+#if FREEBUMP_CHECKED
+  // operator new's forms: records the origin of a block just allocated.
+  HeapError set_origin(void* payload, Origin origin);
+#endif
   void* allocate_zeroed(size_t size);
   void* allocate_aligned(size_t alignment, size_t size);
   void* reallocate(void* payload, size_t size);

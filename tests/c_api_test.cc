@@ -72,6 +72,7 @@ TEST_F(CApiTest, FreeKeepsErrno) {
 }
 
 TEST_F(CApiTest, CallocZeroesAndChecksOverflow) {
+  SKIP_IF_QUARANTINED();
   // Dirty a block, free it, and get it back through calloc.
   void* dirty = C::malloc(1000);
   memset(dirty, 0xFF, 1000);

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "lib/heap.h"
 #include "lib/memory_source.h"
+#include "tests/test_heap.h"
 
 namespace freebump {
 namespace {
@@ -152,6 +153,7 @@ const GoldenRow kGoldenFourClasses[] = {
 };
 
 TEST(Golden, ScriptedSequenceLeavesTheSameTagsOnEveryTarget) {
+  SKIP_IF_QUARANTINED();
   Script s;
   void* a = s.allocate(1);
   s.record("a = malloc(1)", a);

@@ -34,6 +34,7 @@ TEST(Heap, FirstAllocationsLandAtExactOffsets) {
 }
 
 TEST(Heap, FreedBlocksAreReusedLastInFirstOut) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(4096);
   void* a = h.heap().allocate(8);
   void* b = h.heap().allocate(8);
@@ -47,6 +48,7 @@ TEST(Heap, FreedBlocksAreReusedLastInFirstOut) {
 }
 
 TEST(Heap, AFreedBlockServesOnlyItsOwnOrder) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(4096);
   void* order1 = h.heap().allocate(24);
   ASSERT_EQ(h.heap().free(order1), HeapError::kNone);
@@ -154,6 +156,7 @@ TEST(Heap, OutOfMemoryLeavesTheHeapUsable) {
 }
 
 TEST(Heap, DoubleFreeIsDetected) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(4096);
   void* p = h.heap().allocate(24);
   void* q = h.heap().allocate(24);
@@ -169,6 +172,7 @@ TEST(Heap, DoubleFreeIsDetected) {
 }
 
 TEST(Heap, ForeignAndInteriorPointersAreRejected) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(4096);
   alignas(16) uint8_t on_stack[64] = {};
   void* p = h.heap().allocate(100);
@@ -203,6 +207,7 @@ TEST(Heap, EveryBitFlipInAUsedHeaderIsDetected) {
 }
 
 TEST(Heap, ACorruptedFreeListIsDetectedAndAbandoned) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(4096);
   void* a = h.heap().allocate(8);
   void* b = h.heap().allocate(8);
@@ -258,6 +263,7 @@ TEST(Heap, ReallocKeepsContentsInPlaceAndWhenMoving) {
 // goes back to its free list whole, for the next request of its size; a small trim (less
 // than a doubling) keeps the block.
 TEST(Heap, ShrinkingByADoublingMovesTheBlockAndFreesItWhole) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(1u << 20);
   void* big = h.heap().allocate(4000);
   void* after = h.heap().allocate(8);  // big is no longer at the top of the bump region
@@ -340,6 +346,7 @@ TEST(Heap, ReallocOfAnAlignedBlockKeepsItsContents) {
 }
 
 TEST(Heap, StatisticsAddUp) {
+  SKIP_IF_QUARANTINED();
   BufferHeap h(1u << 20);
   void* a = h.heap().allocate(8);     // 16
   void* b = h.heap().allocate(24);    // 32
@@ -523,6 +530,74 @@ TEST(Heap, ErrorsHaveNames) {
   EXPECT_FALSE(is_heap_corruption(HeapError::kOutOfMemory));
   EXPECT_TRUE(is_heap_corruption(HeapError::kCorruptHeader));
 }
+
+#if FREEBUMP_CHECKED
+// The checked flavour's additions (lib/flavour.h), on the core alone.
+
+TEST(CheckedFlavour, AWriteAfterFreeIsFoundWhenTheBlockIsReused) {
+  BufferHeap h(64 << 10);
+  auto* p = static_cast<uint8_t*>(h.heap().allocate(100));
+  ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(p[0], kPoisonByte);
+  p[40] = 1;  // a write after free
+  ASSERT_EQ(h.heap().release_quarantine(), HeapError::kNone);
+  EXPECT_EQ(h.heap().allocate(100), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kWriteAfterFree);
+  // The written block stays out of use; the heap goes on.
+  void* q = h.heap().allocate(100);
+  EXPECT_NE(q, nullptr);
+  EXPECT_NE(q, p);
+}
+
+TEST(CheckedFlavour, AnIntactFreedBlockIsReusedAfterTheQuarantine) {
+  BufferHeap h(64 << 10);
+  void* p = h.heap().allocate(100);
+  ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  void* q = h.heap().allocate(100);
+  EXPECT_NE(q, p);  // p waits
+  ASSERT_EQ(h.heap().release_quarantine(), HeapError::kNone);
+  EXPECT_EQ(h.heap().allocate(100), p);
+}
+
+TEST(CheckedFlavour, AStaleFreeDuringTheQuarantineIsADoubleFree) {
+  BufferHeap h(64 << 10);
+  void* p = h.heap().allocate(100);
+  ASSERT_EQ(h.heap().free(p), HeapError::kNone);
+  void* q = h.heap().allocate(100);
+  EXPECT_EQ(h.heap().free(p), HeapError::kDoubleFree);
+  EXPECT_EQ(h.heap().free(q), HeapError::kNone);
+}
+
+TEST(CheckedFlavour, TheQuarantineHoldsTheLastFreesAndGivesTheOldestBack) {
+  BufferHeap h(1 << 20);
+  std::vector<void*> blocks;
+  for (unsigned i = 0; i <= kQuarantineBlocks; ++i) blocks.push_back(h.heap().allocate(24));
+  unsigned listed = 0;
+  for (unsigned i = 0; i < kQuarantineBlocks; ++i) {
+    ASSERT_EQ(h.heap().free(blocks[i], &listed), HeapError::kNone);
+    EXPECT_EQ(listed, kNumOrders);  // into the quarantine, no list grew
+  }
+  ASSERT_EQ(h.heap().free(blocks[kQuarantineBlocks], &listed), HeapError::kNone);
+  EXPECT_EQ(listed, order_for_size(24));  // the oldest went onto its list
+  EXPECT_EQ(h.heap().allocate(24), blocks[0]);
+}
+
+TEST(CheckedFlavour, ABlockFreedByTheWrongFunctionIsReported) {
+  BufferHeap h(64 << 10);
+  void* p = h.heap().allocate(100);
+  ASSERT_EQ(h.heap().set_origin(p, Origin::kNewArray), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(p), HeapError::kMismatchFromNewArray);
+  EXPECT_EQ(h.heap().free(p, Origin::kNew), HeapError::kMismatchFromNewArray);
+  EXPECT_EQ(h.heap().reallocate(p, 200), nullptr);
+  EXPECT_EQ(h.heap().last_error(), HeapError::kMismatchFromNewArray);
+  EXPECT_EQ(h.heap().free(p, Origin::kNewArray), HeapError::kNone);
+  void* aligned = h.heap().allocate_aligned(256, 100);
+  ASSERT_EQ(h.heap().set_origin(aligned, Origin::kAlignedNew), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(aligned, Origin::kNew), HeapError::kMismatchFromAlignedNew);
+  EXPECT_EQ(h.heap().free(aligned, Origin::kAlignedNew), HeapError::kNone);
+  EXPECT_STREQ(describe(HeapError::kMismatchFromMalloc), "alloc-dealloc mismatch: block from malloc()");
+}
+#endif
 
 }  // namespace
 }  // namespace freebump

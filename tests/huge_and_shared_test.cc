@@ -211,6 +211,7 @@ TEST(HugeBlocks, ForeignPointersOutsideTheHeapAreRejected) {
 }
 
 TEST(ZeroedAllocation, SkipsOnlyMemoryThatIsKnownFresh) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(8192, 1 << 20);
   FreeingBumpHeap heap(&source);
   auto* fresh = static_cast<uint8_t*>(heap.allocate_zeroed(1000));
@@ -245,6 +246,7 @@ TEST(ZeroedAllocation, ClearsRecycledMemory) {
 
 // A heap can hand a merged region to another heap on the same source as bump space.
 TEST(SharedSource, AFreeRegionMovesToAnotherHeap) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap owner(&source);
   std::vector<void*> blocks;
@@ -262,6 +264,7 @@ TEST(SharedSource, AFreeRegionMovesToAnotherHeap) {
 }
 
 TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap first(&source);
   FreeingBumpHeap second(&source);
@@ -278,6 +281,7 @@ TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
 }
 
 TEST(SharedSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap owner(&source);
   FreeingBumpHeap other(&source);
@@ -303,6 +307,7 @@ TEST(SharedSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
 }
 
 TEST(SharedSource, ADamagedChainIsReported) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* a = heap.allocate(8);
@@ -317,6 +322,7 @@ TEST(SharedSource, ADamagedChainIsReported) {
 }
 
 TEST(SharedSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
+  SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* p = heap.allocate(8);  // the first span is 4096 bytes: 4072 are left after the block
@@ -378,6 +384,7 @@ class TwoRangeSource final : public MemorySource {
 };
 
 TEST(SeveralRanges, BlocksBeyondTheHighWaterAreBlocksLikeAnyOther) {
+  SKIP_IF_QUARANTINED();
   TwoRangeSource source;
   FreeingBumpHeap heap(&source);
   std::vector<void*> blocks;

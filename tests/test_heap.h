@@ -14,6 +14,12 @@
 #include "lib/heap.h"
 #include "lib/memory_source.h"
 
+// For tests that pin which block a free list hands out next, or what a freed block's memory
+// holds: the checked flavour's quarantine and poison change both by design (lib/flavour.h),
+// so they run in the default flavour only.
+#define SKIP_IF_QUARANTINED() \
+  if (::freebump::kChecked) GTEST_SKIP() << "the checked flavour quarantines and poisons freed blocks"
+
 namespace freebump {
 namespace testing {
 

@@ -54,6 +54,7 @@ class PoolTest : public ::testing::Test {
 };
 
 TEST_F(PoolTest, AHeapGetsTheNewestChainBack) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap giver(&pool_), taker(&pool_);
   const unsigned order = order_for_size(100);
   const std::vector<void*> older = allocate(giver, 100, 10);
@@ -74,6 +75,7 @@ TEST_F(PoolTest, AHeapGetsTheNewestChainBack) {
 }
 
 TEST_F(PoolTest, ASmallRefillSplitsAChainAndLeavesTheRestOnTop) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap giver(&pool_), taker(&pool_);
   const unsigned order = order_for_size(40);
   const std::vector<void*> blocks = allocate(giver, 40, 10);
@@ -162,6 +164,7 @@ TEST_F(PoolTest, NoMergeBeforeEnoughMemoryCameIn) {
 }
 
 TEST_F(PoolTest, IdleChainsOfLargeBlocksGiveTheirPagesBack) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap heap(&pool_);
   const unsigned order = order_for_size(40000);
   const std::vector<void*> blocks = allocate(heap, 40000, 8);
@@ -205,6 +208,7 @@ TEST_F(PoolTest, IdleSmallBlocksAreMergedThenGiveTheirPagesBack) {
 }
 
 TEST_F(PoolTest, IdleSpareRegionsGiveTheirPagesBackAndStillServe) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap first(&pool_), second(&pool_), other(&pool_);
   void* a = first.allocate(64);
   void* o = other.allocate(16);
@@ -223,6 +227,7 @@ TEST_F(PoolTest, IdleSpareRegionsGiveTheirPagesBackAndStillServe) {
 }
 
 TEST_F(PoolTest, ReturningFreePagesGivesBackEverythingFreeAndTheHeapGoesOn) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap heap(&pool_);
   const std::vector<void*> small = allocate(heap, 100, 40000);   // ~5.5 MiB
   const std::vector<void*> pages = allocate(heap, 4000, 1000);   // ~4 MiB
@@ -242,6 +247,7 @@ TEST_F(PoolTest, ReturningFreePagesGivesBackEverythingFreeAndTheHeapGoesOn) {
 }
 
 TEST_F(PoolTest, ADamagedChainIsReportedWhenItIsSplit) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap giver(&pool_), taker(&pool_);
   const unsigned order = order_for_size(40);
   const std::vector<void*> blocks = allocate(giver, 40, 10);
@@ -256,6 +262,7 @@ TEST_F(PoolTest, ADamagedChainIsReportedWhenItIsSplit) {
 }
 
 TEST_F(PoolTest, ManyChainsGrowTheRingAndBookkeepingStaysBounded) {
+  SKIP_IF_QUARANTINED();
   FreeingBumpHeap giver(&pool_), taker(&pool_);
   const unsigned order = order_for_size(16);
   const std::vector<void*> blocks = allocate(giver, 16, 20000);

@@ -133,6 +133,20 @@ TEST(LinuxSource, TheBaseIsRandomUnlessRandomisationIsOff) {
   EXPECT_NE(first, second);  // 23 random bits: alike once in 8 million
 }
 
+#if FREEBUMP_CHECKED
+// The checked flavour's secret in the tags' check: drawn when a source starts, so every
+// process (and here every source) has its own.
+TEST(LinuxSource, EachSourceDrawsItsOwnTagKey) {
+  static LinuxSource first;
+  static LinuxSource second;
+  EXPECT_EQ(first.tag_key(), 0u);
+  ASSERT_TRUE(first.start());
+  ASSERT_TRUE(second.start());
+  EXPECT_NE(first.tag_key(), 0u);
+  EXPECT_NE(first.tag_key(), second.tag_key());
+}
+#endif
+
 // Under an address-space limit the heap takes what is left, page by page at the end, and a
 // request beyond the limit fails without harm. Exits with the number of the check that
 // failed (0: all held).

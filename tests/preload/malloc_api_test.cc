@@ -253,19 +253,10 @@ TEST(OperatorNew, TheNewHandlerRunsUntilItGivesUp) {
 // Misuse dies with one line naming the problem and the pointer (death tests fork a child).
 // The blocks are of sizes nothing else here uses, so that GoogleTest's own allocations in
 // the child do not take them back off the free list before the second free.
-TEST(MisuseDeathTest, DoubleFree) {
-  void* p = malloc(12345);
-  free(p);
-  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
-}
-
-TEST(MisuseDeathTest, ForeignInteriorAndCorrupted) {
-  alignas(16) static char not_ours[64];
-  EXPECT_DEATH(free(not_ours + 16), "libfreebump: free\\(\\): invalid pointer");
+TEST(MisuseDeathTest, InteriorReallocAndCorruptedHeader) {
+  // free() of foreign, interior and misaligned pointers: misuse_probes_test.
   auto* p = static_cast<char*>(malloc(100));
   memset(p, 0, 100);
-  EXPECT_DEATH(free(p + 32), "libfreebump: free\\(\\): invalid pointer");
-  EXPECT_DEATH(free(p + 3), "libfreebump: free\\(\\): invalid pointer");
   EXPECT_DEATH(free(realloc(p + 48, 10)), "libfreebump: realloc\\(\\): invalid pointer");
   // A stray write into the header tag (through an address the compiler cannot bound), made in
   // the child only: the parent's heap stays sound.
@@ -321,7 +312,8 @@ TEST(MisuseDeathTest, DoubleDelete) {
   // Through a volatile pointer: a new-expression whose result does not escape may be elided.
   Big* volatile p = new Big;
   delete p;
-  EXPECT_DEATH(delete p, "libfreebump: free\\(\\): double free");
+  // The checked flavour names the form of delete (it checks the block's origin).
+  EXPECT_DEATH(delete p, "libfreebump: (free|operator delete)\\(\\): double free");
 }
 
 }  // namespace
