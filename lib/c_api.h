@@ -6,9 +6,11 @@
 // symbols of each build are one-line forwards to CApi<Env>. `Env` is a struct of statics
 // the build provides:
 //
-//   static Heap& heap();                       // allocate, allocate_zeroed,
-//                                              // allocate_aligned, free, reallocate,
-//                                              // usable_size, last_error
+//   static Heap& heap();                       // try_allocate, try_free (the inline
+//                                              // fast paths: nullptr / false sends the
+//                                              // call to the slow paths), allocate,
+//                                              // allocate_zeroed, allocate_aligned, free,
+//                                              // reallocate, usable_size, last_error
 //   static void set_errno(int);                // a no-op where there is no errno
 //   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
 //   static constexpr size_t kPageSize;         // for valloc and pvalloc
@@ -63,12 +65,18 @@ struct AlignedAllocAsMemalign<Env, decltype(static_cast<void>(Env::kAlignedAlloc
 template <class Env>
 class CApi {
  public:
-  static void* malloc(size_t size) { return checked("malloc", Env::heap().allocate(size)); }
+  // malloc and free are the heap's fast path and, when it declines, a call to the slow path
+  // that does the rest, errors included: the fast path then needs no stack frame and no
+  // callee-saved register, and its call is a tail call.
+  static void* malloc(size_t size) {
+    if (void* payload = Env::heap().try_allocate(size)) return payload;
+    return malloc_slow(size);
+  }
 
   static void free(void* pointer) {
     if (pointer == nullptr) return;
-    const HeapError error = Env::heap().free(pointer);
-    if (__builtin_expect(error != HeapError::kNone, 0)) die("free", error, pointer);
+    if (__builtin_expect(Env::heap().try_free(pointer), 1)) return;
+    free_slow(pointer);
   }
 
   // free for a block that `function` (operator delete or delete[]) releases: the heap checks
@@ -151,6 +159,13 @@ class CApi {
   static void free_aligned_sized(void* pointer, size_t, size_t) { free(pointer); }
 
  private:
+  FREEBUMP_SLOW_PATH static void* malloc_slow(size_t size) { return checked("malloc", Env::heap().allocate(size)); }
+
+  FREEBUMP_SLOW_PATH static void free_slow(void* pointer) {
+    const HeapError error = Env::heap().free(pointer);
+    if (__builtin_expect(error != HeapError::kNone, 0)) die("free", error, pointer);
+  }
+
   static constexpr bool is_power_of_two(size_t value) {
     return value != 0 && (value & (value - 1)) == 0;
   }

@@ -163,11 +163,11 @@ class TagCodec {
   }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
-    return seal_with(where, fields(TagKind::kUsed, order, static_cast<uint64_t>(origin)));
+    return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));
   }
   constexpr uint64_t free_at(uint64_t where, unsigned order, uintptr_t next_header) const {
     const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;
-    return seal_with(where, fields(TagKind::kFree, order, link));
+    return seal_with(where, fields(TagKind::kFree, order & kTagOrderMask, link));
   }
 
  private:

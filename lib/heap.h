@@ -67,9 +67,11 @@
 #if FREEBUMP_INLINE_FAST_PATHS
 #define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
 #define FREEBUMP_COLD __attribute__((noinline, cold))
+#define FREEBUMP_SLOW_PATH __attribute__((noinline))
 #else
 #define FREEBUMP_FAST_PATH inline
 #define FREEBUMP_COLD
+#define FREEBUMP_SLOW_PATH
 #endif
 
 namespace freebump {
@@ -250,13 +252,18 @@ class FreeingBumpHeap {
     FREEBUMP_COUNT(stats_.orders[order].free--);
     store_tag(header, TagCodec::used_at(where, order));
     note_allocated(order);
+    // Heap headers lie far below the top of the address space: the payload is never null,
+    // which spares the caller's null check.
+    if (header + kHeaderBytes == 0) __builtin_unreachable();
     return reinterpret_cast<void*>(header + kHeaderBytes);
   }
 
   // Frees a plain heap block whose USED tag is intact and says which order's list it
-  // joined; false (nothing done) for everything else, which free() handles. The checked
-  // flavour frees every block there (the poison and the quarantine).
-  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order) {
+  // joined; false (nothing done) for everything else, which free() handles, and, given
+  // `list_bounds`, when the order's list already holds list_bounds[order] blocks (the
+  // owner's slow path then frees and trims the list). The checked flavour frees every block
+  // there (the poison and the quarantine).
+  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order, const uint64_t* list_bounds = nullptr) {
     if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
     if (!in_known_heap(header)) return false;
@@ -264,13 +271,28 @@ class FreeingBumpHeap {
     const unsigned order = TagCodec::order_of(tag);
     const uint64_t where = codec_.where(header);
     if (tag != TagCodec::used_at(where, order)) return false;
+#if FREEBUMP_HEAP_STATS
+    if (list_bounds != nullptr && stats_.orders[order].free >= list_bounds[order]) return false;
+#else
+    static_cast<void>(list_bounds);
+#endif
     *freed_order = order;
     FREEBUMP_COUNT(stats_.orders[order].live--);
-    FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
+    FREEBUMP_COUNT(stats_.bytes_in_use -= kBlockBytes.bytes[order]);
     store_tag(header, codec_.free_at(where, order, free_heads_[order]));
     free_heads_[order] = header;
     FREEBUMP_COUNT(stats_.orders[order].free++);
     return true;
+  }
+
+  // The fast paths as the C layer (c_api.h) calls them: nullptr or false when the request
+  // needs allocate() or free().
+  FREEBUMP_FAST_PATH void* try_allocate(size_t size) {
+    return size <= kMaxRequest ? try_pop(fast_order_for_size(size)) : nullptr;
+  }
+  FREEBUMP_FAST_PATH bool try_free(void* payload) {
+    unsigned order;
+    return try_free(payload, &order);
   }
 
   // Detaches up to `max_count` blocks from the front of an order's free list, checking each
@@ -376,13 +398,16 @@ class FreeingBumpHeap {
   }
   // As in_heap, against this heap's snapshot of the high water (no reach through source_);
   // a block above the snapshot takes the slow path, which refreshes it.
+  // One unsigned comparison of the offset from the first header covers both ends.
   bool in_known_heap(uintptr_t header) const {
-    return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
-           header >= codec_.base() + kHeaderBytes && header < known_high_water_;
+    const uintptr_t offset = header - (codec_.base() + kHeaderBytes);
+    return offset < known_extent_ && (offset & (kPayloadAlignment - 1)) == 0;
   }
   void refresh_known_high_water() {
 #if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
-    known_high_water_ = source_->high_water();
+    const uintptr_t first_header = codec_.base() + kHeaderBytes;
+    const uintptr_t high_water = source_->high_water();
+    known_extent_ = codec_.base() != 0 && high_water > first_header ? high_water - first_header : 0;
 #endif
   }
   Ownership locate(uintptr_t header) const;
@@ -430,7 +455,7 @@ class FreeingBumpHeap {
     OrderStats& counts = stats_.orders[order];
     counts.live++;
     counts.allocations++;
-    stats_.bytes_in_use += block_bytes(order);
+    stats_.bytes_in_use += kBlockBytes.bytes[order];
     if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
       stats_.peak_bytes_in_use = stats_.bytes_in_use;
     }
@@ -461,9 +486,10 @@ class FreeingBumpHeap {
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
   uintptr_t free_heads_[kNumOrders] = {};
-  // source_->high_water() as last seen. It only rises, so everything below this snapshot is
-  // readable heap memory; the fast paths check against it.
-  uintptr_t known_high_water_ = 0;
+  // source_->high_water() as last seen, as bytes from the first header (0 before the codec
+  // knows the base). It only rises, so everything below this snapshot is readable heap
+  // memory; the fast paths check against it.
+  uintptr_t known_extent_ = 0;
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)

@@ -76,6 +76,16 @@ constexpr uint64_t block_units(unsigned order) {
 }
 
 constexpr uint64_t block_bytes(unsigned order) { return 16 * block_units(order) + 16; }
+
+// block_bytes of every order, for the fast paths' statistics: one load instead of the
+// arithmetic above, which costs the allocation fast path a branch and seven instructions.
+struct BlockBytesTable {
+  uint64_t bytes[kNumOrders];
+  constexpr BlockBytesTable() : bytes() {
+    for (unsigned order = 0; order < kNumOrders; ++order) bytes[order] = block_bytes(order);
+  }
+};
+inline constexpr BlockBytesTable kBlockBytes{};
 constexpr uint64_t usable_bytes(unsigned order) { return 16 * block_units(order) + 8; }
 
 // The largest request any heap accepts, checked before any header or rounding arithmetic
@@ -96,6 +106,24 @@ constexpr unsigned order_for_size(uint64_t size) {
   const unsigned s = 63u - static_cast<unsigned>(__builtin_clzll(w | kClassesPerDoubling)) - kClassShift;
   const unsigned order = (s << kClassShift) + static_cast<unsigned>(w >> s) + 1;
   return size <= 8 ? 0 : order;
+}
+
+// order_for_size for the sizes most requests have, read from a table: a size up to
+// kSmallSizeMax shares its order with every size in its 16-byte step (usable sizes are
+// 16 p + 8, so sizes 16 i - 7 .. 16 i + 8 all need the same order). Six instructions on the
+// allocation fast path where the arithmetic above takes eleven and a branch.
+inline constexpr uint64_t kSmallSizeMax = 1024;
+struct SmallOrderTable {
+  uint8_t orders[(kSmallSizeMax + 7) / 16 + 1];
+  constexpr SmallOrderTable() : orders() {
+    for (uint64_t step = 0; step < sizeof orders; ++step) {
+      orders[step] = static_cast<uint8_t>(order_for_size(step * 16 + 8));
+    }
+  }
+};
+inline constexpr SmallOrderTable kSmallOrders{};
+constexpr unsigned fast_order_for_size(uint64_t size) {
+  return size <= kSmallSizeMax ? kSmallOrders.orders[(size + 7) / 16] : order_for_size(size);
 }
 
 static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&

@@ -224,14 +224,13 @@ void add_stats(HeapStats& sum, const HeapStats& stats) {
 }  // namespace
 
 // ---- The Heap interface ----------------------------------------------------------------------
-// (allocate and free are inline in process_heap.h; these are their slow paths)
 
-void* ProcessHeap::allocate_slow(size_t size) {
+void* ProcessHeap::allocate(size_t size) {
   if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, false, &tls_error));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate(size); });
 }
 
-HeapError ProcessHeap::free_slow(void* payload, Origin origin) {
+HeapError ProcessHeap::free(void* payload, Origin origin) {
   // Under valgrind no origin is recorded (memcheck reports mismatched frees itself).
   if (valgrind_serves_this_call()) return counted(g_valgrind.free(payload));
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned* freed_order) {
@@ -245,12 +244,6 @@ HeapError ProcessHeap::set_origin(void* payload, Origin origin) {
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned*) { return heap.set_origin(payload, origin); });
 }
 #endif
-
-HeapError ProcessHeap::give_excess(ThreadHeap* record, unsigned order) {
-  const HeapError error = g_pool.take_from(record->heap, order, batch_size(order));
-  publish_in_use(*record, kPublishBytes);
-  return error;
-}
 
 void* ProcessHeap::allocate_zeroed(size_t size) {
   if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, true, &tls_error));

@@ -45,31 +45,26 @@ struct ProcessTotals {
 class ProcessHeap {
  public:
   // The common path, inline into malloc: the thread's own free list has a block of the
-  // order. Everything else (a first call, an empty list, huge blocks, failures) is slow.
-  FREEBUMP_FAST_PATH void* allocate(size_t size) {
+  // order. nullptr for everything else (a first call, an empty list, huge blocks), which
+  // allocate() serves.
+  FREEBUMP_FAST_PATH void* try_allocate(size_t size) {
     ThreadHeap* record = tls_thread_heap;
-    if (__builtin_expect(record != nullptr && size <= LinuxSource::kHugeThreshold, 1)) {
-      void* payload = record->heap.try_pop(order_for_size(size));
-      if (__builtin_expect(payload != nullptr, 1)) return payload;
-    }
-    return allocate_slow(size);
+    if (__builtin_expect(record == nullptr || size > LinuxSource::kHugeThreshold, 0)) return nullptr;
+    return record->heap.try_pop(fast_order_for_size(size));
   }
   // The common path, inline into free: a plain block with an intact tag goes onto the
-  // thread's own list, and a list over its bound gives a batch to the central pool.
-  FREEBUMP_FAST_PATH HeapError free(void* payload) {
+  // thread's own list while the list is within its bound. false for everything else, which
+  // free() serves (a full list then gives a batch to the central pool).
+  FREEBUMP_FAST_PATH bool try_free(void* payload) {
     ThreadHeap* record = tls_thread_heap;
     unsigned order;
-    if (__builtin_expect(record != nullptr && record->heap.try_free(payload, &order), 1)) {
-      if (__builtin_expect(record->heap.free_count(order) > cache_limit(order), 0)) {
-        return give_excess(record, order);
-      }
-      return HeapError::kNone;
-    }
-    return free_slow(payload);
+    return record != nullptr && record->heap.try_free(payload, &order, kCacheLimits.blocks);
   }
+  // The slow paths, whole operations (they do not count on the fast path having run). The
+  // checked flavour's operator delete forms name the origin the block must have.
+  void* allocate(size_t size);
+  HeapError free(void* payload, Origin origin = Origin::kMalloc);
 #if FREEBUMP_CHECKED
-  // operator delete's forms: as free, for a block whose origin must be `origin`.
-  HeapError free(void* payload, Origin origin) { return free_slow(payload, origin); }
   // operator new's forms: records the origin of a block just allocated.
   HeapError set_origin(void* payload, Origin origin);
 #endif
@@ -89,10 +84,6 @@ class ProcessHeap {
   static void before_fork();
   static void after_fork();
 
- private:
-  static void* allocate_slow(size_t size);
-  static HeapError free_slow(void* payload, Origin origin = Origin::kMalloc);
-  static HeapError give_excess(ThreadHeap* record, unsigned order);
 };
 
 // The one instance (stateless: the state is the library's globals); inline so that the

@@ -84,6 +84,12 @@ TEST(SizeClasses, EverySizeGetsTheSmallestOrderThatHoldsIt) {
   }
 }
 
+TEST(SizeClasses, TheFastPathsTableAgreesWithTheArithmetic) {
+  for (uint64_t size = 0; size <= 20000; ++size) {
+    ASSERT_EQ(fast_order_for_size(size), order_for_size(size)) << size;
+  }
+}
+
 TEST(SizeClasses, TheLargestRequestStaysBelowPtrdiffMax) {
   EXPECT_LE(kMaxRequest, static_cast<uint64_t>(PTRDIFF_MAX));
   EXPECT_LE(order_for_size(kMaxRequest), kMaxOrder);

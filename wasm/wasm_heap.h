@@ -20,21 +20,24 @@ FreeingBumpHeap& instance_heap();
 // bound source (an unbound heap has empty lists and no known memory, so they just decline).
 // Without them (the freestanding module) malloc and free call the heap directly.
 struct InstanceHeap {
-  void* allocate(size_t size) {
+  void* try_allocate(size_t size) {
 #if FREEBUMP_INLINE_FAST_PATHS
-    if (__builtin_expect(size <= kMaxRequest, 1)) {
-      if (void* payload = g_instance_heap.try_pop(order_for_size(size))) return payload;
-    }
+    return g_instance_heap.try_allocate(size);
+#else
+    static_cast<void>(size);
+    return nullptr;
 #endif
-    return instance_heap().allocate(size);
   }
-  HeapError free(void* payload) {
+  bool try_free(void* payload) {
 #if FREEBUMP_INLINE_FAST_PATHS
-    unsigned order;
-    if (__builtin_expect(g_instance_heap.try_free(payload, &order), 1)) return HeapError::kNone;
+    return g_instance_heap.try_free(payload);
+#else
+    static_cast<void>(payload);
+    return false;
 #endif
-    return instance_heap().free(payload);
   }
+  void* allocate(size_t size) { return instance_heap().allocate(size); }
+  HeapError free(void* payload) { return instance_heap().free(payload); }
   void* allocate_zeroed(size_t size) { return instance_heap().allocate_zeroed(size); }
   void* allocate_aligned(size_t alignment, size_t size) {
     return instance_heap().allocate_aligned(alignment, size);
