@@ -12,31 +12,17 @@ toolchains are declared (bazel/wasm/cc_toolchain_config.bzl); a script would hav
 repeat every library's sources, defines and flags, and to rebuild them in every test run.
 """
 
-load(
-    "@rules_cc//cc:cc_toolchain_config_lib.bzl",
-    "feature",
-    "flag_group",
-    "flag_set",
-    "tool_path",
-    "with_feature_set",
-)
+load("@rules_cc//cc:cc_toolchain_config_lib.bzl", "feature", "with_feature_set")
 load("@rules_cc//cc:action_names.bzl", "ACTION_NAMES")
-
-_COMPILE_ACTIONS = [
-    ACTION_NAMES.assemble,
-    ACTION_NAMES.preprocess_assemble,
-    ACTION_NAMES.c_compile,
-    ACTION_NAMES.cpp_compile,
-    ACTION_NAMES.cpp_header_parsing,
-    ACTION_NAMES.cpp_module_compile,
-    ACTION_NAMES.linkstamp_compile,
-]
-
-_LINK_ACTIONS = [
-    ACTION_NAMES.cpp_link_executable,
-    ACTION_NAMES.cpp_link_dynamic_library,
-    ACTION_NAMES.cpp_link_nodeps_dynamic_library,
-]
+load(
+    "//bazel:clang14.bzl",
+    "CLANG_RESOURCE_INCLUDE",
+    "COMPILE_ACTIONS",
+    "LINK_ACTIONS",
+    "REPRODUCIBLE_FLAGS",
+    "clang14_tool_paths",
+    _flags = "flags",
+)
 
 # The allocator is built without RTTI, which UBSan's check of virtual calls needs.
 _SANITIZERS = ["address", "undefined"]
@@ -50,18 +36,11 @@ _BUILTIN_INCLUDES = [
     "/usr/include/c++/12",
     "/usr/include/x86_64-linux-gnu/c++/12",
     "/usr/include/c++/12/backward",
-    "/usr/lib/llvm-14/lib/clang/14.0.6/include",
+    CLANG_RESOURCE_INCLUDE,
     "/usr/local/include",
     "/usr/include/x86_64-linux-gnu",
     "/usr/include",
 ]
-
-def _flags(actions, flags, with_features = None):
-    return flag_set(
-        actions = actions,
-        flag_groups = [flag_group(flags = flags)],
-        with_features = [with_features] if with_features else [],
-    )
 
 def _impl(ctx):
     # Every file gets the coverage instrumentation (fuzzer-no-link); only the link of an
@@ -73,18 +52,14 @@ def _impl(ctx):
             name = "libfuzzer_flags",
             enabled = True,
             flag_sets = [
-                _flags(_COMPILE_ACTIONS, [
+                _flags(COMPILE_ACTIONS, [
                     sanitize,
                     "-fsanitize=fuzzer-no-link",
                     "-fno-omit-frame-pointer",
                     "-gline-tables-only",
-                    "-Wno-builtin-macro-redefined",
-                    "-D__DATE__=\"redacted\"",
-                    "-D__TIME__=\"redacted\"",
-                    "-D__TIMESTAMP__=\"redacted\"",
-                ] + _SANITIZER_FLAGS),
+                ] + REPRODUCIBLE_FLAGS + _SANITIZER_FLAGS),
                 _flags([ACTION_NAMES.cpp_link_executable], ["-fsanitize=fuzzer"]),
-                _flags(_LINK_ACTIONS, [sanitize, "-lstdc++", "-lm"] + _SANITIZER_FLAGS),
+                _flags(LINK_ACTIONS, [sanitize, "-lstdc++", "-lm"] + _SANITIZER_FLAGS),
             ],
         ),
         feature(name = "opt"),
@@ -94,23 +69,14 @@ def _impl(ctx):
             name = "mode_flags",
             enabled = True,
             flag_sets = [
-                _flags(_COMPILE_ACTIONS, ["-O2"], with_feature_set(features = ["opt"])),
-                _flags(_COMPILE_ACTIONS, ["-O0"], with_feature_set(features = ["dbg"])),
-                _flags(_COMPILE_ACTIONS, ["-O1"], with_feature_set(features = ["fastbuild"])),
+                _flags(COMPILE_ACTIONS, ["-O2"], with_feature_set(features = ["opt"])),
+                _flags(COMPILE_ACTIONS, ["-O0"], with_feature_set(features = ["dbg"])),
+                _flags(COMPILE_ACTIONS, ["-O1"], with_feature_set(features = ["fastbuild"])),
             ],
         ),
     ]
 
-    tool_paths = [
-        tool_path(name = "gcc", path = "/usr/bin/clang-14"),
-        tool_path(name = "ld", path = "/usr/bin/ld.lld-14"),
-        tool_path(name = "ar", path = "/usr/bin/llvm-ar-14"),
-        tool_path(name = "cpp", path = "/usr/bin/clang-cpp-14"),
-        tool_path(name = "nm", path = "/usr/bin/llvm-nm-14"),
-        tool_path(name = "objdump", path = "/usr/bin/llvm-objdump-14"),
-        tool_path(name = "strip", path = "/usr/bin/llvm-strip-14"),
-        tool_path(name = "gcov", path = "/bin/false"),
-    ]
+    tool_paths = clang14_tool_paths("/usr/bin/ld.lld-14")
 
     return cc_common.create_cc_toolchain_config_info(
         ctx = ctx,

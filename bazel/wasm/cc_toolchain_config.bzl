@@ -11,47 +11,17 @@ Bazel 4.2.3 selects these through platforms (see BUILD.bazel and //:.bazelrc), n
 --crosstool_top/--cpu, which breaks target_compatible_with and select().
 """
 
+load("@rules_cc//cc:cc_toolchain_config_lib.bzl", "feature", "with_feature_set")
 load(
-    "@rules_cc//cc:cc_toolchain_config_lib.bzl",
-    "feature",
-    "flag_group",
-    "flag_set",
-    "tool_path",
-    "with_feature_set",
+    "//bazel:clang14.bzl",
+    "CLANG_RESOURCE_INCLUDE",
+    "COMPILE_ACTIONS",
+    "CXX_ACTIONS",
+    "LINK_ACTIONS",
+    "REPRODUCIBLE_FLAGS",
+    "clang14_tool_paths",
+    _flags = "flags",
 )
-load("@rules_cc//cc:action_names.bzl", "ACTION_NAMES")
-
-_CLANG_RESOURCE_INCLUDE = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
-
-_COMPILE_ACTIONS = [
-    ACTION_NAMES.assemble,
-    ACTION_NAMES.preprocess_assemble,
-    ACTION_NAMES.c_compile,
-    ACTION_NAMES.cpp_compile,
-    ACTION_NAMES.cpp_header_parsing,
-    ACTION_NAMES.cpp_module_compile,
-    ACTION_NAMES.linkstamp_compile,
-]
-
-_CXX_ACTIONS = [
-    ACTION_NAMES.cpp_compile,
-    ACTION_NAMES.cpp_header_parsing,
-    ACTION_NAMES.cpp_module_compile,
-    ACTION_NAMES.linkstamp_compile,
-]
-
-_LINK_ACTIONS = [
-    ACTION_NAMES.cpp_link_executable,
-    ACTION_NAMES.cpp_link_dynamic_library,
-    ACTION_NAMES.cpp_link_nodeps_dynamic_library,
-]
-
-def _flags(actions, flags, with_features = None):
-    return flag_set(
-        actions = actions,
-        flag_groups = [flag_group(flags = flags)],
-        with_features = [with_features] if with_features else [],
-    ) if flags else None
 
 def _impl(ctx):
     freestanding = ctx.attr.flavour == "freestanding"
@@ -63,7 +33,7 @@ def _impl(ctx):
             "-ffreestanding",
             "-nostdlibinc",
             "-isystem",
-            _CLANG_RESOURCE_INCLUDE,
+            CLANG_RESOURCE_INCLUDE,
             "-fno-exceptions",
             "-mbulk-memory",  # else memset/memcpy are calls to functions nobody defines
         ]
@@ -74,7 +44,7 @@ def _impl(ctx):
             "-Wl,--no-entry",
             "-Wl,--gc-sections",
         ]
-        builtin_includes = [_CLANG_RESOURCE_INCLUDE]
+        builtin_includes = [CLANG_RESOURCE_INCLUDE]
         # For size: LTO sees the whole module, so with hidden visibility it calls virtual
         # functions that have one implementation directly and drops the unused ones
         # (-fwhole-program-vtables, -fvirtual-function-elimination); the linker writes
@@ -95,7 +65,7 @@ def _impl(ctx):
             "-isystem",
             "/usr/include/wasm32-wasi/c++/v1",
             "-isystem",
-            _CLANG_RESOURCE_INCLUDE,
+            CLANG_RESOURCE_INCLUDE,
             "-isystem",
             "/usr/include/wasm32-wasi",
             "-fno-exceptions",
@@ -112,7 +82,7 @@ def _impl(ctx):
             "/usr/include/wasm32-wasi",
             "/usr/include/wasm32-wasi/c++/v1",
             "/usr/lib/llvm-14/include/wasm32-wasi/c++/v1",
-            _CLANG_RESOURCE_INCLUDE,
+            CLANG_RESOURCE_INCLUDE,
         ]
         opt_flags = ["-O2"]
         opt_link_flags = []
@@ -122,18 +92,13 @@ def _impl(ctx):
             name = "wasm_flags",
             enabled = True,
             flag_sets = [f for f in [
-                _flags(_COMPILE_ACTIONS, compile_flags + [
+                _flags(COMPILE_ACTIONS, compile_flags + [
                     "-ffunction-sections",
                     "-fdata-sections",
                     "-no-canonical-prefixes",
-                    # Reproducible: no timestamps in the outputs.
-                    "-Wno-builtin-macro-redefined",
-                    "-D__DATE__=\"redacted\"",
-                    "-D__TIME__=\"redacted\"",
-                    "-D__TIMESTAMP__=\"redacted\"",
-                ]),
-                _flags(_CXX_ACTIONS, cxx_flags),
-                _flags(_LINK_ACTIONS, link_flags),
+                ] + REPRODUCIBLE_FLAGS),
+                _flags(CXX_ACTIONS, cxx_flags),
+                _flags(LINK_ACTIONS, link_flags),
             ] if f],
         ),
         feature(name = "opt"),
@@ -143,24 +108,15 @@ def _impl(ctx):
             name = "mode_flags",
             enabled = True,
             flag_sets = [f for f in [
-                _flags(_COMPILE_ACTIONS, opt_flags + ["-DNDEBUG"], with_feature_set(features = ["opt"])),
-                _flags(_LINK_ACTIONS, opt_link_flags, with_feature_set(features = ["opt"])),
-                _flags(_COMPILE_ACTIONS, ["-O0", "-g"], with_feature_set(features = ["dbg"])),
-                _flags(_COMPILE_ACTIONS, ["-O1"], with_feature_set(features = ["fastbuild"])),
+                _flags(COMPILE_ACTIONS, opt_flags + ["-DNDEBUG"], with_feature_set(features = ["opt"])),
+                _flags(LINK_ACTIONS, opt_link_flags, with_feature_set(features = ["opt"])),
+                _flags(COMPILE_ACTIONS, ["-O0", "-g"], with_feature_set(features = ["dbg"])),
+                _flags(COMPILE_ACTIONS, ["-O1"], with_feature_set(features = ["fastbuild"])),
             ] if f],
         ),
     ]
 
-    tool_paths = [
-        tool_path(name = "gcc", path = "/usr/bin/clang-14"),
-        tool_path(name = "ld", path = "/usr/bin/wasm-ld-14"),
-        tool_path(name = "ar", path = "/usr/bin/llvm-ar-14"),
-        tool_path(name = "cpp", path = "/usr/bin/clang-cpp-14"),
-        tool_path(name = "nm", path = "/usr/bin/llvm-nm-14"),
-        tool_path(name = "objdump", path = "/usr/bin/llvm-objdump-14"),
-        tool_path(name = "strip", path = "/usr/bin/llvm-strip-14"),
-        tool_path(name = "gcov", path = "/bin/false"),
-    ]
+    tool_paths = clang14_tool_paths("/usr/bin/wasm-ld-14")
 
     return cc_common.create_cc_toolchain_config_info(
         ctx = ctx,
