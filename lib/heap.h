@@ -272,7 +272,7 @@ class FreeingBumpHeap {
     const uint64_t where = codec_.where(header);
     if (tag != TagCodec::used_at(where, order)) return false;
 #if FREEBUMP_HEAP_STATS
-    if (list_bounds != nullptr && stats_.orders[order].free >= list_bounds[order]) return false;
+    if (list_bounds != nullptr && free_count(order) >= list_bounds[order]) return false;
 #else
     static_cast<void>(list_bounds);
 #endif
