@@ -27,6 +27,7 @@
 
 #include <stdint.h>
 
+#include "preload/extent_arena.h"
 #include "preload/huge_registry.h"
 #include "preload/lock.h"
 #include "preload/platform.h"
@@ -43,13 +44,15 @@ struct LinuxSourceStats {
   uint64_t returned;       // bytes given back with munmap or madvise, in total
 };
 
-class LinuxSource final : public Platform {
+class LinuxSource final : public Platform, private ExtentPages {
  public:
-  // Requests above 1 MiB get a mapping of their own: page granularity wastes less than a
-  // power-of-two block there, and glibc's dynamic mmap threshold ends up in this range too.
-  static constexpr uint64_t kHugeThreshold = uint64_t{1} << 20;
+  // Requests above 64 KiB are huge blocks, whole pages each: extents of the arena up to
+  // kLargestExtent (extent_arena.h: freed ones join their neighbours and serve any size),
+  // mappings of their own above it (glibc's dynamic mmap threshold ends up there too).
+  static constexpr uint64_t kHugeThreshold = uint64_t{64} << 10;
+  static constexpr uint64_t kLargestExtent = uint64_t{2} << 20;
 
-  constexpr LinuxSource() : Platform(kHugeThreshold, true) {}
+  constexpr LinuxSource() : Platform(kHugeThreshold, true), arena_(this) {}
 
   // Maps the heap's first range (its base); false if no address space can be had. Idempotent.
   bool start();
@@ -103,7 +106,14 @@ class LinuxSource final : public Platform {
   void note_mapped_locked();
   // mremap without the registry (the caller records the result).
   Span remap(Span mapping, uint64_t bytes);
+  Span obtain_huge(uint64_t length, bool* zeroed);
+  Span resize_huge(Span block, uint64_t length);
+  void release_huge(Span block);
+  void give_extent_locked(Span extent);
   void release_mapping(Span mapping);
+  // ExtentPages: the arena's mappings.
+  Span map_pages(uint64_t bytes) override;
+  void unmap_pages(Span span) override;
   uint64_t drop_cached_since(uint64_t cached_ms);
 
   Lock grow_lock_;
@@ -117,6 +127,7 @@ class LinuxSource final : public Platform {
   Span huge_cache_[kHugeCacheSlots] = {};
   uint64_t huge_cached_ms_[kHugeCacheSlots] = {};  // when each went into the cache
   uint64_t huge_cached_bytes_ = 0;
+  ExtentArena arena_;  // under huge_lock_
   uint64_t heap_mapped_bytes_ = 0;  // under huge_lock_, for the peak
   uint64_t huge_mapped_bytes_ = 0;
   uint64_t peak_mapped_ = 0;
