@@ -36,8 +36,12 @@
 
 namespace freebump {
 
+// The bytes a diagnostic line may take, its terminating zero included: the names are short
+// and the pointer is 18 characters.
+inline constexpr size_t kCorruptionMessageBytes = 128;
+
 // Formats "libfreebump: <function>(): <problem> (pointer 0x...)\n" into `out` (at least
-// 128 bytes) without allocating; returns the length.
+// kCorruptionMessageBytes) without allocating; returns the length.
 size_t format_corruption_message(char* out, const char* function, HeapError error,
                                  const void* pointer);
 
@@ -205,7 +209,7 @@ class CApi {
 
   [[noreturn]] FREEBUMP_COLD static void die(const char* function, HeapError error, const void* pointer) {
     if constexpr (c_api_detail::FormatsDiagnostics<Env>::value) {
-      char line[160];
+      char line[kCorruptionMessageBytes];
       Env::die(line, format_corruption_message(line, function, error, pointer));
     } else {
       Env::die("", 0);
