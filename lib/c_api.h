@@ -22,7 +22,7 @@
 //                                              // up to 2.37); by default, as C17 and glibc
 //                                              // 2.38, one that is not a power of two is EINVAL
 //
-// Semantics follow glibc 2.36 where C leaves a choice (see ../shared/RELIABILITY.md):
+// Semantics follow glibc 2.36 where C leaves a choice (errno_conformance_test compares):
 // malloc(0) returns a unique pointer, realloc(p, 0) frees p and returns NULL, free keeps
 // errno, posix_memalign leaves *memptr alone on failure (and sets errno to ENOMEM along with
 // returning it, as glibc's and dlmalloc's do; EINVAL leaves errno alone).
