@@ -24,6 +24,17 @@ ALLOCATOR_COPTS = FREEBUMP_COPTS + [
     "-fomit-frame-pointer",
 ]
 
+# Every call of the malloc family stays a real call. Code that defines the family needs it
+# (a compiler turns malloc + memset into calloc, which would recurse inside our own calloc);
+# programs that test or time it need it too (a compiler elides a malloc/free pair, or folds an
+# absurd size into a warning and a constant). Plain C targets take this list alone.
+NO_BUILTIN_COPTS = ["-fno-builtin"]
+
+# What defines the malloc family's symbols (the preload library, the wasm32 builds): the
+# allocator's flags with every malloc call a real one. The core itself keeps the builtins, so
+# its memcpy of a tag stays a load.
+MALLOC_FAMILY_COPTS = ALLOCATOR_COPTS + NO_BUILTIN_COPTS
+
 # AddressSanitizer and UndefinedBehaviorSanitizer for the sanitized copies of the core's tests:
 # they cannot run over a preloaded malloc (they bring their own), so they run on the core and
 # the C layer compiled into the test itself, as snmalloc and Scudo do.

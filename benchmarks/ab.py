@@ -19,24 +19,24 @@ standard output that differs from glibc's is reported instead of timed.
 
 Writes a terminal table, and REPORT_DIR/report.md, REPORT_DIR/ratios.svg (time and memory
 ratios, log scale) and REPORT_DIR/results.json (every sample).
+
+The steps are main()'s: parse the command line, find the allocators, prepare the workloads,
+measure each (ab_run.py), print the table, write the report files (ab_report.py).
 """
 
 import argparse
-import hashlib
-import json
-import math
 import os
 import platform
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from typing import Dict, List, Optional, Tuple
 
 import ab_report
+from ab_records import Allocator, Context, Geomean, Session, Targets, Workload, WorkloadResults
+from ab_run import Progress, Runner, measure_workload
 
 LIBRARY_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
 PEERS = [  # (label, Debian package, library file)
@@ -45,394 +45,18 @@ PEERS = [  # (label, Debian package, library file)
     ("tcmalloc", "libtcmalloc-minimal4", "libtcmalloc_minimal.so.4"),
 ]
 
-# The Python workload is shared with the end-to-end test of the preload library.
-HERE = os.path.dirname(os.path.realpath(__file__))
-PYTHON_THREADS = os.path.join(HERE, "..", "tests", "preload", "python_threads.py")
-# Object-heavy real programs: SQLite's own allocations, and Python with every object a malloc block.
-SQLITE_WORKLOAD = os.path.join(HERE, "sqlite_workload.py")
-PYTHON_OBJECTS = os.path.join(HERE, "python_objects.py")
-
-CXX_PROGRAM = r"""
-#include <algorithm>
-#include <iostream>
-#include <map>
-#include <string>
-#include <vector>
-#include <unordered_map>
-int main() {
-  std::map<std::string, std::vector<int>> index;
-  for (int i = 0; i < 100000; ++i) index[std::to_string(i % 997)].push_back(i);
-  std::unordered_map<int, std::string> names;
-  for (int i = 0; i < 1000; ++i) names[i] = std::to_string(i * 7);
-  long total = 0;
-  for (const auto& [key, values] : index) total += key.size() * values.size();
-  std::sort(names.begin()->second.begin(), names.begin()->second.end());
-  std::cout << index.size() << " " << total << " " << names.size() << "\n";
-}
-"""
+# Flags the launcher (ab.sh) and the BUILD file pass, left out of the command a report quotes.
+LAUNCHER_FLAGS = ("--library", "--workloads-binary", "--mt-workload", "--measure", "--gxx-input",
+                  "--python-threads", "--sqlite-workload", "--python-objects",
+                  "--target-time-geomean", "--target-slowest", "--target-rss-geomean")
 
 
-class Workload:
-    def __init__(self, name, argv, what, cwd=None, env=None):
-        self.name, self.argv, self.what, self.cwd = name, argv, what, cwd
-        self.env = env or {}  # set for every allocator alike
+# ---- The command line ------------------------------------------------------------------------
 
-
-def default_workloads(args, work):
-    """The embedded set: our synthetic allocator patterns, then real programs."""
-    scale = args.scale
-    listing = subprocess.run([args.workloads_binary, "--list"], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-    cases = []
-    for line in listing.splitlines():
-        name, what = line.split(None, 1)
-        cases.append(Workload(name, [args.workloads_binary, name, "%g" % scale], what))
-    with open(os.path.join(work, "program.cc"), "w") as f:
-        f.write(CXX_PROGRAM)
-    lines = max(1000, int(2000000 * scale))
-    unsorted = os.path.join(work, "unsorted.txt")
-    with open(unsorted, "w") as f:
-        state = 7
-        chunk = []
-        for i in range(lines):
-            state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
-            chunk.append("%020d %d\n" % (state >> 3, i))
-            if len(chunk) == 10000:
-                f.write("".join(chunk))
-                chunk = []
-        f.write("".join(chunk))
-    cases += [
-        Workload("python3", [sys.executable, PYTHON_THREADS,
-                             str(max(1000, int(300000 * scale)))],
-                 "python3, 4 threads building dicts of lists and strings"),
-        Workload("sqlite3", [sys.executable, SQLITE_WORKLOAD, str(max(1000, int(400000 * scale)))],
-                 "python3's sqlite3: an in-memory database of %d rows by INSERTs, two CREATE "
-                 "INDEX, queries, DELETE, UPDATE" % max(1000, int(400000 * scale))),
-        Workload("py-objects", [sys.executable, PYTHON_OBJECTS, str(max(1000, int(120000 * scale)))],
-                 "python3 with PYTHONMALLOC=malloc (every object a malloc block): %d records of "
-                 "strings, lists, dicts, tuples, with churn" % max(1000, int(120000 * scale)),
-                 env={"PYTHONMALLOC": "malloc"}),
-        Workload("g++", ["g++", "-std=c++17", "-O2", "-c", os.path.join(work, "program.cc"), "-o",
-                         os.path.join(work, "program.o")],
-                 "g++ -O2 compiling a file with <map>, <unordered_map>, <iostream> (scale ignored)"),
-        Workload("sort", ["sort", "-S", "1G", "--parallel=2", unsorted],
-                 "GNU sort of %d lines (48 MB at scale 1), 2 threads" % lines),
-        Workload("mt_workload", [args.mt_workload, "4", str(max(1000, int(400000 * scale)))],
-                 "tests/preload/mt_workload: 4 threads, maps, strings, cross-thread parcels"),
-    ]
-    if args.workloads:
-        wanted = args.workloads.split(",")
-        unknown = set(wanted) - {c.name for c in cases}
-        if unknown:
-            sys.exit("ab: unknown workload(s) %s; known: %s" % (
-                ", ".join(sorted(unknown)), ", ".join(c.name for c in cases)))
-        cases = [c for c in cases if c.name in wanted]
-    return cases
-
-
-def find_allocators(args):
-    """[(label, library path or None)]: glibc first, then what is installed."""
-    allocators = [("glibc", None), ("libfreebump", os.path.realpath(args.library))]
-    for item in args.compare:
-        label, _, path = item.partition("=")
-        if not label.startswith("libfreebump") or not path or not os.path.exists(path):
-            sys.exit("ab: --compare wants libfreebump-NAME=PATH to an existing library, not %r" % item)
-        allocators.append((label, os.path.realpath(os.path.join(os.environ.get(
-            "BUILD_WORKING_DIRECTORY", os.getcwd()), path))))
-    for label, package, filename in PEERS:
-        for directory in LIBRARY_DIRS:
-            path = os.path.join(directory, filename)
-            if os.path.exists(path):
-                allocators.append((label, os.path.realpath(path)))
-                break
-        else:
-            print("ab: %s not found (Debian package %s); skipped" % (label, package), file=sys.stderr)
-    if args.allocators:
-        wanted = args.allocators.split(",")
-        known = {label for label, _ in allocators}
-        if set(wanted) - known:
-            sys.exit("ab: unknown or missing allocator(s): %s" % ", ".join(sorted(set(wanted) - known)))
-        allocators = [a for a in allocators if a[0] == "glibc" or a[0] in wanted or a[0].startswith("libfreebump-")]
-    return allocators
-
-
-HIDDEN = ("--library", "--workloads-binary", "--mt-workload", "--measure")  # passed by ab.sh
-
-
-class RunFailure(Exception):
-    pass
-
-
-BINDING = re.compile(r"binding file (.*) \[\d+\] to (.*) \[\d+\]: normal symbol `(malloc|free)'")
-
-
-def run_once(workload, label, library, work, args, prove=False):
-    """One run through the launcher. Returns a dict (wall, cpu, rss_kib, digest[, proof,
-    stats]); raises RunFailure."""
-    settings = []
-    if library:
-        settings.append("LD_PRELOAD=" + library)
-    if label.startswith("libfreebump"):
-        settings.append("FREEBUMP_STATS=1")
-    debug_dir = None
-    if prove:
-        debug_dir = tempfile.mkdtemp(prefix="ld-debug-", dir=work)
-        settings += ["LD_DEBUG=bindings", "LD_DEBUG_OUTPUT=" + os.path.join(debug_dir, "bindings")]
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "LD_DEBUG", "LD_DEBUG_OUTPUT")}
-    env.update(workload.env)
-    result_file = os.path.join(work, "measure.txt")
-    with tempfile.TemporaryFile(dir=work) as out, tempfile.TemporaryFile(dir=work) as err:
-        try:
-            subprocess.run([args.measure, result_file, "%d" % math.ceil(args.timeout)] + settings +
-                           ["--"] + workload.argv, env=env, cwd=workload.cwd, stdin=subprocess.DEVNULL,
-                           stdout=out, stderr=err, check=True)
-        except (OSError, subprocess.CalledProcessError) as problem:
-            raise RunFailure("cannot run: %s" % problem)
-        with open(result_file) as f:
-            fields = dict(item.split("=", 1) for item in f.read().split())
-        err.seek(0)
-        stderr = err.read()
-        tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
-        code = int(fields["code"])
-        if fields["status"] == "timeout":
-            raise RunFailure("TIMEOUT after %.0f s" % args.timeout)
-        if fields["status"] == "signaled":
-            raise RunFailure("CRASH: %s; %s" % (signal.Signals(code).name, " | ".join(tail)))
-        if code != 0:
-            raise RunFailure("EXIT %d: %s" % (code, " | ".join(tail)))
-        out.seek(0)
-        digest = hashlib.sha256(out.read()).hexdigest()
-    result = {"wall": int(fields["wall_ns"]) / 1e9,
-              "cpu": (int(fields["user_us"]) + int(fields["sys_us"])) / 1e6,
-              "sys": int(fields["sys_us"]) / 1e6,
-              "rss_kib": int(fields["maxrss_kib"]), "digest": digest,
-              "metrics": parse_metrics(stderr.decode(errors="replace"))}
-    if label.startswith("libfreebump"):
-        # Some programs close stderr before exit (GNU sort does): the report then cannot
-        # appear, and the LD_DEBUG proof is what counts.
-        result["stats"] = b"libfreebump: statistics for pid" in stderr
-    if prove:
-        result["proof"] = check_bindings(debug_dir, label, library)
-        shutil.rmtree(debug_dir, ignore_errors=True)
-    return result
-
-
-def parse_metrics(stderr):
-    """{name: value} from the `ab-metric NAME=VALUE` lines a workload writes to stderr
-    (benchmarks/workload_support.h): figures the harness cannot measure from outside."""
-    metrics = {}
-    for match in re.finditer(r"^ab-metric ([A-Za-z0-9_]+)=([-+0-9.eE]+)$", stderr, re.MULTILINE):
-        metrics[match.group(1)] = float(match.group(2))
-    return metrics
-
-
-def check_bindings(debug_dir, label, library):
-    """Where each process bound malloc and free. Raises RunFailure if anywhere but `library`.
-
-    A binding to the program's own executable is not an allocator: a non-PIE program that takes
-    free's address gets a canonical PLT entry, and the loader points other references at it
-    (cc1plus and python3 do this); the entry itself then binds to the real allocator."""
-    expected = os.path.realpath(library) if library else None
-    processes, bound, wrong, own = 0, 0, set(), 0
-    for name in sorted(os.listdir(debug_dir)):
-        processes += 1
-        targets = set()
-        with open(os.path.join(debug_dir, name), errors="replace") as f:
-            for line in f:
-                if "normal symbol `" in line:
-                    match = BINDING.search(line)
-                    if match:
-                        targets.add(match.group(2))
-        libraries = set()
-        for target in targets:
-            real = os.path.realpath(target) if os.path.isabs(target) else target
-            if ".so" not in os.path.basename(real):
-                own += 1
-            else:
-                libraries.add(real)
-        if not libraries:
-            continue
-        bound += 1
-        for real in libraries:
-            ok = (real == expected) if expected else os.path.basename(real).startswith("libc.so")
-            if not ok:
-                wrong.add(real)
-    if wrong:
-        raise RunFailure("WRONG ALLOCATOR: malloc/free bound to %s" % ", ".join(sorted(wrong)))
-    if bound == 0:
-        raise RunFailure("UNVERIFIED: no process bound malloc dynamically (static program?)")
-    target = os.path.basename(expected) if expected else "libc.so.6"
-    return "malloc/free -> %s in %d/%d processes%s" % (
-        target, bound, processes, " (+ %d executables' own PLT entries)" % own if own else "")
-
-
-class Progress:
-    def __init__(self, total):
-        self.total, self.done, self.start = total, 0, time.time()
-        self.tty = sys.stderr.isatty()
-
-    def step(self, text):
-        self.done += 1
-        elapsed = time.time() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        line = "[%3d/%d %3d%%  %s elapsed, ~%s left] %s" % (
-            self.done, self.total, 100 * self.done // self.total, clock(elapsed), clock(eta), text)
-        if self.tty:
-            sys.stderr.write("\r\033[K" + line)
-            sys.stderr.flush()
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def finish(self):
-        if self.tty:
-            sys.stderr.write("\r\033[K")
-
-
-def clock(seconds):
-    seconds = int(seconds)
-    return "%dm%02ds" % (seconds // 60, seconds % 60) if seconds >= 60 else "%ds" % seconds
-
-
-def measure(workload, allocators, args, work, progress):
-    """All runs of one workload. Returns {label: {"samples": [...], "proof": str} or {"error": str}}."""
-    results = {label: {"samples": []} for label, _ in allocators}
-    reference = None
-    # Round 0: warm-up and proof, untimed. glibc first: its output is the reference.
-    for label, library in allocators:
-        entry = results[label]
-        try:
-            if reference is None and label != "glibc":
-                raise RunFailure("not run: glibc itself failed")
-            first = run_once(workload, label, library, work, args, prove=not args.no_proof)
-            if label == "glibc":
-                reference = first
-            elif first["digest"] != reference["digest"] and not args.ignore_output:
-                raise RunFailure("OUTPUT DIFFERS from glibc's")
-            entry["proof"] = first.get("proof", "not checked (--no-proof)")
-            if label.startswith("libfreebump"):
-                entry["stats_reports"] = int(first["stats"])
-            entry["warmup_wall"] = first["wall"]
-        except RunFailure as failure:
-            entry["error"] = str(failure)
-        progress.step("%-12s %-11s proof   %s" % (workload.name, label, entry.get("error", "ok")))
-    for run in range(args.runs):
-        order = allocators[run % len(allocators):] + allocators[:run % len(allocators)]
-        for label, library in order:
-            entry = results[label]
-            if "error" in entry:
-                progress.step("%-12s %-11s skipped (%s)" % (workload.name, label, entry["error"][:40]))
-                continue
-            try:
-                sample = run_once(workload, label, library, work, args)
-                if sample["digest"] != reference["digest"] and not args.ignore_output:
-                    raise RunFailure("OUTPUT DIFFERS from glibc's (run %d)" % (run + 1))
-                del sample["digest"]
-                if "stats" in sample:
-                    entry["stats_reports"] += int(sample.pop("stats"))
-                entry["samples"].append(sample)
-                progress.step("%-12s %-11s run %d/%d  %.2f s  %.0f MiB" % (
-                    workload.name, label, run + 1, args.runs, sample["wall"], sample["rss_kib"] / 1024))
-            except RunFailure as failure:
-                entry["error"] = str(failure)
-                entry["samples"] = []
-                progress.step("%-12s %-11s %s" % (workload.name, label, failure))
-    for entry in results.values():
-        if "stats_reports" in entry and "error" not in entry:
-            entry["proof"] += "; FREEBUMP_STATS report in %d/%d runs" % (
-                entry["stats_reports"], len(entry["samples"]) + 1)
-    return results
-
-
-def summarize(results):
-    """Adds medians, spreads and ratios against glibc to each entry."""
-    glibc = results.get("glibc", {})
-    for label, entry in results.items():
-        samples = entry.get("samples") or []
-        if not samples:
-            continue
-        for key in ("wall", "cpu", "sys", "rss_kib"):
-            values = [s[key] for s in samples]
-            entry[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
-        names = sorted({name for s in samples for name in s["metrics"]})
-        entry["metrics"] = {name: statistics.median(s["metrics"][name] for s in samples
-                                                    if name in s["metrics"]) for name in names}
-    if "wall" not in glibc:
-        return
-    for label, entry in results.items():
-        if "wall" in entry:
-            entry["time_ratio"] = entry["wall"]["median"] / glibc["wall"]["median"]
-            entry["cpu_ratio"] = entry["cpu"]["median"] / max(glibc["cpu"]["median"], 1e-9)
-            entry["sys_ratio"] = entry["sys"]["median"] / max(glibc["sys"]["median"], 1e-3)
-            entry["rss_ratio"] = entry["rss_kib"]["median"] / glibc["rss_kib"]["median"]
-
-
-def metric_names(results, labels):
-    """The ab-metric names any allocator's runs of one workload reported, sorted."""
-    return sorted({name for label in labels for name in results[label].get("metrics", {})})
-
-
-def format_metric(entry, name):
-    value = entry.get("metrics", {}).get(name)
-    return "-" if value is None else "%.3g" % value
-
-
-def geomeans(table, labels):
-    """{label: (time geomean, rss geomean, n, worst time ratio, its workload)} over workloads
-    where both glibc and the allocator succeeded."""
-    out = {}
-    for label in labels:
-        times, rsss, worst = [], [], (0.0, "")
-        for name, results in table:
-            entry = results.get(label, {})
-            if "time_ratio" in entry:
-                times.append(entry["time_ratio"])
-                rsss.append(entry["rss_ratio"])
-                worst = max(worst, (entry["time_ratio"], name))
-        if times:
-            out[label] = (statistics.geometric_mean(times), statistics.geometric_mean(rsss),
-                          len(times), worst[0], worst[1])
-    return out
-
-
-def print_table(table, labels, args):
-    print()
-    print("%-12s %-11s %8s %15s %8s %7s %9s %17s %6s %6s %6s" % (
-        "workload", "allocator", "wall s", "(min-max)", "cpu s", "sys s", "RSS MiB", "(min-max)",
-        "time", "sys", "RSS"))
-    for name, results in table:
-        for label in labels:
-            entry = results[label]
-            if "error" in entry:
-                print("%-12s %-11s %s" % (name, label, entry["error"][:100]))
-                continue
-            wall, cpu, sys_time, rss = entry["wall"], entry["cpu"], entry["sys"], entry["rss_kib"]
-            print("%-12s %-11s %8.3f %7.3f-%-7.3f %8.3f %7.3f %9.1f %8.1f-%-8.1f %6.2f %6.2f %6.2f" % (
-                name, label, wall["median"], wall["min"], wall["max"], cpu["median"], sys_time["median"],
-                rss["median"] / 1024, rss["min"] / 1024, rss["max"] / 1024,
-                entry.get("time_ratio", float("nan")), entry.get("sys_ratio", float("nan")),
-                entry.get("rss_ratio", float("nan"))))
-        for metric in metric_names(results, labels):
-            print("%-12s %-11s %s" % ("", metric, "   ".join(
-                "%s %s" % (label, format_metric(results[label], metric)) for label in labels)))
-        print()
-    means = geomeans(table, labels)
-    print("Geometric means against glibc (same session, median of %d runs; below 1 is better):" % args.runs)
-    for label in labels[1:]:
-        if label in means:
-            t, r, n, worst, where = means[label]
-            print("  %-11s time %.2f   max RSS %.2f   (%d workloads; slowest: %s %.2f)" % (
-                label, t, r, n, where, worst))
-        else:
-            print("  %-11s no successful workload" % label)
-    if "libfreebump" in means:
-        print()
-        for line in ab_report.target_lines(means["libfreebump"]):
-            print("  " + line)
-
-
-def main():
-    argv = sys.argv[1:]
-    user_args = [a for i, a in enumerate(argv) if not (a in HIDDEN or (i and argv[i - 1] in HIDDEN))]
+def parse_command_line(argv: List[str]) -> Tuple[argparse.Namespace, List[str], List[str]]:
+    """(options, the program after `--` or [], the user's own arguments)."""
+    user_args = [a for i, a in enumerate(argv)
+                 if not (a in LAUNCHER_FLAGS or (i and argv[i - 1] in LAUNCHER_FLAGS))]
     command = []
     if "--" in argv:
         split = argv.index("--")
@@ -461,10 +85,14 @@ def main():
     parser.add_argument("--no-proof", action="store_true",
                         help="skip the LD_DEBUG=bindings check of the untimed first run")
     parser.add_argument("--list", action="store_true", help="list the built-in workloads and exit")
-    parser.add_argument("--library", required=True, help=argparse.SUPPRESS)
-    parser.add_argument("--workloads-binary", required=True, help=argparse.SUPPRESS)
-    parser.add_argument("--mt-workload", required=True, help=argparse.SUPPRESS)
-    parser.add_argument("--measure", required=True, help=argparse.SUPPRESS)
+    for name, what in (("time-geomean", "time geometric mean"), ("slowest", "time ratio of every workload"),
+                       ("rss-geomean", "max RSS geometric mean")):
+        parser.add_argument("--target-" + name, type=float, metavar="RATIO",
+                            help="libfreebump's target for its %s against glibc (the main job "
+                                 "passes the project's)" % what)
+    for hidden in ("--library", "--workloads-binary", "--mt-workload", "--measure", "--gxx-input",
+                   "--python-threads", "--sqlite-workload", "--python-objects"):
+        parser.add_argument(hidden, required=True, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.runs = 1
@@ -474,55 +102,237 @@ def main():
         args.scale = 1.0
     if args.runs < 1 or args.scale <= 0:
         parser.error("--runs must be >= 1 and --scale > 0")
-    workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
-    user_dir = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
-    out_dir = os.path.abspath(os.path.join(user_dir, args.out) if args.out else
-                              os.path.join(workspace or os.getcwd(), "ab-report"))
-    args.workloads_binary = os.path.realpath(args.workloads_binary)
-    args.mt_workload = os.path.realpath(args.mt_workload)
-    args.measure = os.path.realpath(args.measure)
+    for name in ("library", "workloads_binary", "mt_workload", "measure", "gxx_input",
+                 "python_threads", "sqlite_workload", "python_objects"):
+        setattr(args, name, os.path.realpath(getattr(args, name)))
+    return args, command, user_args
 
-    allocators = find_allocators(args)
-    labels = [label for label, _ in allocators]
+
+def user_directory() -> str:
+    """Where the user called `bazel run` (their relative paths start there)."""
+    return os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
+
+
+def report_directory(out: Optional[str]) -> str:
+    if out:
+        return os.path.abspath(os.path.join(user_directory(), out))
+    return os.path.abspath(os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY") or os.getcwd(),
+                                        "ab-report"))
+
+
+# ---- The allocators ----------------------------------------------------------------------------
+
+def find_allocators(library: str, compare: List[str], wanted: Optional[str]) -> List[Allocator]:
+    """glibc first, libfreebump, the --compare builds, then the peers that are installed;
+    `wanted` (comma-separated labels) narrows the peers and libfreebump down."""
+    allocators = [Allocator("glibc"), Allocator("libfreebump", os.path.realpath(library))]
+    for item in compare:
+        label, _, path = item.partition("=")
+        if not label.startswith("libfreebump") or not path or not os.path.exists(path):
+            sys.exit("ab: --compare wants libfreebump-NAME=PATH to an existing library, not %r" % item)
+        allocators.append(Allocator(label, os.path.realpath(os.path.join(user_directory(), path))))
+    for label, package, filename in PEERS:
+        path = next((os.path.join(d, filename) for d in LIBRARY_DIRS
+                     if os.path.exists(os.path.join(d, filename))), None)
+        if path:
+            allocators.append(Allocator(label, os.path.realpath(path)))
+        else:
+            print("ab: %s not found (Debian package %s); skipped" % (label, package), file=sys.stderr)
+    if wanted:
+        labels = wanted.split(",")
+        unknown = set(labels) - {a.label for a in allocators}
+        if unknown:
+            sys.exit("ab: unknown or missing allocator(s): %s" % ", ".join(sorted(unknown)))
+        allocators = [a for a in allocators
+                      if a.label == "glibc" or a.label in labels or a.label.startswith("libfreebump-")]
+    return allocators
+
+
+# ---- The workloads ------------------------------------------------------------------------------
+
+def synthetic_workloads(workloads_binary: str, scale: float) -> List[Workload]:
+    """The allocator patterns of benchmarks/workloads.cc, as it lists them."""
+    listing = subprocess.run([workloads_binary, "--list"], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+    cases = []
+    for line in listing.splitlines():
+        name, what = line.split(None, 1)
+        cases.append(Workload(name, [workloads_binary, name, "%g" % scale], what))
+    return cases
+
+
+def write_unsorted_lines(path: str, lines: int) -> None:
+    """GNU sort's input: `lines` lines of pseudo-random numbers (an LCG, the same every run)."""
+    with open(path, "w") as f:
+        state, chunk = 7, []
+        for i in range(lines):
+            state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+            chunk.append("%020d %d\n" % (state >> 3, i))
+            if len(chunk) == 10000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+
+
+def real_programs(args: argparse.Namespace, work: str) -> List[Workload]:
+    """Real programs: python3 in three shapes, g++, GNU sort, and our threaded test program."""
+    def scaled(full: int) -> int:
+        return max(1000, int(full * args.scale))
+    lines = scaled(2000000)
+    unsorted = os.path.join(work, "unsorted.txt")
+    write_unsorted_lines(unsorted, lines)
+    return [
+        Workload("python3", [sys.executable, args.python_threads, str(scaled(300000))],
+                 "python3, 4 threads building dicts of lists and strings"),
+        Workload("sqlite3", [sys.executable, args.sqlite_workload, str(scaled(400000))],
+                 "python3's sqlite3: an in-memory database of %d rows by INSERTs, two CREATE "
+                 "INDEX, queries, DELETE, UPDATE" % scaled(400000)),
+        Workload("py-objects", [sys.executable, args.python_objects, str(scaled(120000))],
+                 "python3 with PYTHONMALLOC=malloc (every object a malloc block): %d records of "
+                 "strings, lists, dicts, tuples, with churn" % scaled(120000),
+                 env={"PYTHONMALLOC": "malloc"}),
+        Workload("g++", ["g++", "-std=c++17", "-O2", "-c", args.gxx_input, "-o",
+                         os.path.join(work, "program.o")],
+                 "g++ -O2 compiling a file with <map>, <unordered_map>, <iostream> (scale ignored)"),
+        Workload("sort", ["sort", "-S", "1G", "--parallel=2", unsorted],
+                 "GNU sort of %d lines (48 MB at scale 1), 2 threads" % lines),
+        Workload("mt_workload", [args.mt_workload, "4", str(scaled(400000))],
+                 "tests/preload/mt_workload: 4 threads, maps, strings, cross-thread parcels"),
+    ]
+
+
+def built_in_workloads(args: argparse.Namespace, work: str) -> List[Workload]:
+    """The synthetic patterns, then real programs; narrowed to --workloads."""
+    cases = synthetic_workloads(args.workloads_binary, args.scale) + real_programs(args, work)
+    if args.workloads:
+        wanted = args.workloads.split(",")
+        unknown = set(wanted) - {c.name for c in cases}
+        if unknown:
+            sys.exit("ab: unknown workload(s) %s; known: %s" % (
+                ", ".join(sorted(unknown)), ", ".join(c.name for c in cases)))
+        cases = [c for c in cases if c.name in wanted]
+    return cases
+
+
+def users_program(command: List[str]) -> Workload:
+    """The program after `--`, run from the user's directory."""
+    program = command[0]
+    if os.sep not in program:
+        program = shutil.which(program) or program
+    else:
+        program = os.path.join(user_directory(), program)
+    return Workload(os.path.basename(command[0]), [program] + command[1:], " ".join(command),
+                    cwd=user_directory())
+
+
+# ---- Results -------------------------------------------------------------------------------------
+
+def geomeans(results: List[WorkloadResults], labels: List[str]) -> Dict[str, Geomean]:
+    """Each allocator's geometric means over the workloads where both it and glibc succeeded."""
+    out = {}
+    for label in labels:
+        ratios = [(r.outcomes[label].time_ratio, r.outcomes[label].rss_ratio, r.name)
+                  for r in results if r.outcomes[label].has_ratios]
+        if ratios:
+            worst = max((time, name) for time, _, name in ratios)
+            out[label] = Geomean(time=statistics.geometric_mean(t for t, _, _ in ratios),
+                                 rss=statistics.geometric_mean(r for _, r, _ in ratios),
+                                 workloads=len(ratios), worst=worst[0], worst_workload=worst[1])
+    return out
+
+
+def print_table(session: Session, targets: Targets) -> None:
+    labels = session.labels
+    print()
+    print("%-12s %-11s %8s %15s %8s %7s %9s %17s %6s %6s %6s" % (
+        "workload", "allocator", "wall s", "(min-max)", "cpu s", "sys s", "RSS MiB", "(min-max)",
+        "time", "sys", "RSS"))
+    nan = float("nan")
+    for results in session.results:
+        for label in labels:
+            o = results.outcomes[label]
+            if o.failed:
+                print("%-12s %-11s %s" % (results.name, label, o.error[:100]))
+                continue
+            print("%-12s %-11s %8.3f %7.3f-%-7.3f %8.3f %7.3f %9.1f %8.1f-%-8.1f %6.2f %6.2f %6.2f" % (
+                results.name, label, o.wall.median, o.wall.min, o.wall.max, o.cpu.median, o.sys.median,
+                o.rss_kib.median / 1024, o.rss_kib.min / 1024, o.rss_kib.max / 1024,
+                nan if o.time_ratio is None else o.time_ratio, nan if o.sys_ratio is None else o.sys_ratio,
+                nan if o.rss_ratio is None else o.rss_ratio))
+        for metric in ab_report.metric_names(results, labels):
+            print("%-12s %-11s %s" % ("", metric, "   ".join(
+                "%s %s" % (label, ab_report.format_metric(results.outcomes[label], metric))
+                for label in labels)))
+        print()
+    print("Geometric means against glibc (same session, median of %d runs; below 1 is better):"
+          % session.context.runs)
+    for label in labels[1:]:
+        g = session.geomeans.get(label)
+        if g:
+            print("  %-11s time %.2f   max RSS %.2f   (%d workloads; slowest: %s %.2f)" % (
+                label, g.time, g.rss, g.workloads, g.worst_workload, g.worst))
+        else:
+            print("  %-11s no successful workload" % label)
+    if "libfreebump" in session.geomeans and targets.any():
+        print()
+        for line in ab_report.target_lines(session.geomeans["libfreebump"], targets):
+            print("  " + line)
+
+
+def session_context(args: argparse.Namespace, user_args: List[str], allocators: List[Allocator],
+                    cases: List[Workload]) -> Context:
+    return Context(
+        command=" ".join(["./bazelw run //benchmarks:main_job"] + (["--"] + user_args if user_args else [])),
+        runs=args.runs, scale=args.scale,
+        machine="%s, %d cores, %s, Python %s" % (platform.machine(), os.cpu_count() or 0,
+                                                 platform.release(), platform.python_version()),
+        load=os.getloadavg(),
+        allocators={a.label: a.library or "the C library (no LD_PRELOAD)" for a in allocators},
+        workloads={c.name: {"argv": c.argv, "what": c.what} for c in cases})
+
+
+def exit_status(session: Session) -> int:
+    """1 when glibc or libfreebump failed anywhere (a peer's failure is reported, not fatal)."""
+    return 1 if any(r.outcomes[label].failed for r in session.results
+                    for label in ("glibc", "libfreebump") if label in r.outcomes) else 0
+
+
+# ---- The steps -----------------------------------------------------------------------------------
+
+def measure_all(args: argparse.Namespace, cases: List[Workload], allocators: List[Allocator],
+                work: str) -> List[WorkloadResults]:
+    print("A/B: %d workload(s) x %s, 1 untimed proof run + %d timed runs each, interleaved" % (
+        len(cases), ", ".join(a.label for a in allocators), args.runs))
+    runner = Runner(args.measure, work, args.timeout, prove=not args.no_proof,
+                    compare_output=not args.ignore_output)
+    progress = Progress(len(cases) * len(allocators) * (args.runs + 1))
+    results = [measure_workload(runner, workload, allocators, args.runs, progress) for workload in cases]
+    progress.finish()
+    return results
+
+
+def main() -> int:
+    args, command, user_args = parse_command_line(sys.argv[1:])
+    targets = Targets(args.target_time_geomean, args.target_slowest, args.target_rss_geomean)
+    allocators = find_allocators(args.library, args.compare, args.allocators)
     with tempfile.TemporaryDirectory(prefix="freebump-ab-") as work:
         if command:
-            program = command[0]
-            if os.sep not in program:
-                program = shutil.which(program) or program
-            else:
-                program = os.path.join(user_dir, program)
-            cases = [Workload(os.path.basename(command[0]), [program] + command[1:],
-                              " ".join(command), cwd=user_dir)]
+            cases = [users_program(command)]
+        elif args.list:
+            print("\n".join("%-12s %s" % (c.name, c.what) for c in built_in_workloads(args, work)))
+            return 0
         else:
-            if args.list:
-                print("\n".join("%-12s %s" % (c.name, c.what) for c in default_workloads(args, work)))
-                return 0
             print("ab: preparing the built-in workloads (scale %g)" % args.scale, file=sys.stderr)
-            cases = default_workloads(args, work)
-        print("A/B: %d workload(s) x %s, 1 untimed proof run + %d timed runs each, interleaved" % (
-            len(cases), ", ".join(labels), args.runs))
-        progress = Progress(len(cases) * len(allocators) * (args.runs + 1))
-        table = []
-        for workload in cases:
-            results = measure(workload, allocators, args, work, progress)
-            summarize(results)
-            table.append((workload.name, results))
-        progress.finish()
-    print_table(table, labels, args)
-    context = {
-        "command": " ".join(["./bazelw run //benchmarks:main_job"] + (["--"] + user_args if user_args else [])),
-        "runs": args.runs, "scale": args.scale,
-        "machine": "%s, %d cores, %s, Python %s" % (platform.machine(), os.cpu_count() or 0,
-                                                    platform.release(), platform.python_version()),
-        "load": os.getloadavg(),
-        "allocators": {label: library or "the C library (no LD_PRELOAD)" for label, library in allocators},
-        "workloads": {c.name: {"argv": c.argv, "what": c.what} for c in cases},
-    }
-    os.makedirs(out_dir, exist_ok=True)
-    ab_report.write(out_dir, table, labels, geomeans(table, labels), context)
+            cases = built_in_workloads(args, work)
+        results = measure_all(args, cases, allocators, work)
+    labels = [a.label for a in allocators]
+    session = Session(context=session_context(args, user_args, allocators, cases), results=results,
+                      geomeans=geomeans(results, labels), labels=labels)
+    print_table(session, targets)
+    out_dir = report_directory(args.out)
+    ab_report.write(out_dir, session, targets)
     print("\nReport: %s/report.md, ratios.svg, results.json" % out_dir)
-    failed = [(name, label) for name, results in table for label in labels if "error" in results[label]]
-    return 1 if any(label in ("glibc", "libfreebump") for _, label in failed) else 0
+    return exit_status(session)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,9 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import ab  # noqa: E402  (the allocators ab.py finds)
-
-PAIR_LOOP = r"""
-#include <stdlib.h>
-int main(int argc, char** argv) {
-  long n = atol(argv[1]);
-  for (long i = 0; i < n; ++i) { void* volatile p = malloc(40); free(p); }
-  return 0;
-}
-"""
-
 
 def timed(binary, library, threads, pairs):
     env = dict(os.environ, LD_PRELOAD=library) if library else {
@@ -56,23 +45,17 @@ def main():
     parser.add_argument("--pairs", type=int, default=20000000, help="pairs per thread and run")
     parser.add_argument("--library", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--pair-loop", required=True, help=argparse.SUPPRESS)  # pair_loop.c
     args = parser.parse_args()
-    args.compare, args.allocators = [], None
-    allocators = ab.find_allocators(args)
-    with tempfile.TemporaryDirectory(prefix="freebump-fast-path-") as work:
-        source = os.path.join(work, "pair_loop.c")
-        with open(source, "w") as f:
-            f.write(PAIR_LOOP)
-        pair_loop = os.path.join(work, "pair_loop")
-        subprocess.run(["gcc", "-O2", "-fno-builtin", "-o", pair_loop, source], check=True)
-        counted = {label: instructions(pair_loop, library, 100000) for label, library in allocators}
-        times = {(label, threads): [] for label, _ in allocators for threads in (1, 2)}
-        for run in range(args.runs):
-            order = allocators[run % len(allocators):] + allocators[:run % len(allocators)]
-            for threads in (1, 2):
-                for label, library in order:
-                    times[(label, threads)].append(timed(args.binary, library, threads, args.pairs))
-            print("run %d/%d done" % (run + 1, args.runs), file=sys.stderr)
+    allocators = [(a.label, a.library) for a in ab.find_allocators(args.library, [], None)]
+    counted = {label: instructions(args.pair_loop, library, 100000) for label, library in allocators}
+    times = {(label, threads): [] for label, _ in allocators for threads in (1, 2)}
+    for run in range(args.runs):
+        order = allocators[run % len(allocators):] + allocators[:run % len(allocators)]
+        for threads in (1, 2):
+            for label, library in order:
+                times[(label, threads)].append(timed(args.binary, library, threads, args.pairs))
+        print("run %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     medians = {key: statistics.median(values) for key, values in times.items()}
     print("Fast path: malloc/free pairs of 16, 40, 100, 250 B; median of %d interleaved runs" % args.runs)
     print("%-12s %14s %8s %8s %14s %8s %8s %14s" % (

@@ -12,8 +12,7 @@ size_t append(char* out, size_t at, size_t capacity, const char* text) {
 
 size_t format_corruption_message(char* out, const char* function, HeapError error,
                                  const void* pointer) {
-  // 128 bytes hold the longest line: the names are short and the pointer is 18 characters.
-  constexpr size_t kCapacity = 128;
+  constexpr size_t kCapacity = kCorruptionMessageBytes;
   size_t at = append(out, 0, kCapacity, "libfreebump: ");
   at = append(out, at, kCapacity, function);
   at = append(out, at, kCapacity, "(): ");

@@ -22,7 +22,7 @@
 //                                              // up to 2.37); by default, as C17 and glibc
 //                                              // 2.38, one that is not a power of two is EINVAL
 //
-// Semantics follow glibc 2.36 where C leaves a choice (see ../shared/RELIABILITY.md):
+// Semantics follow glibc 2.36 where C leaves a choice (errno_conformance_test compares):
 // malloc(0) returns a unique pointer, realloc(p, 0) frees p and returns NULL, free keeps
 // errno, posix_memalign leaves *memptr alone on failure (and sets errno to ENOMEM along with
 // returning it, as glibc's and dlmalloc's do; EINVAL leaves errno alone).
@@ -36,8 +36,12 @@
 
 namespace freebump {
 
+// The bytes a diagnostic line may take, its terminating zero included: the names are short
+// and the pointer is 18 characters.
+inline constexpr size_t kCorruptionMessageBytes = 128;
+
 // Formats "libfreebump: <function>(): <problem> (pointer 0x...)\n" into `out` (at least
-// 128 bytes) without allocating; returns the length.
+// kCorruptionMessageBytes) without allocating; returns the length.
 size_t format_corruption_message(char* out, const char* function, HeapError error,
                                  const void* pointer);
 
@@ -205,7 +209,7 @@ class CApi {
 
   [[noreturn]] FREEBUMP_COLD static void die(const char* function, HeapError error, const void* pointer) {
     if constexpr (c_api_detail::FormatsDiagnostics<Env>::value) {
-      char line[160];
+      char line[kCorruptionMessageBytes];
       Env::die(line, format_corruption_message(line, function, error, pointer));
     } else {
       Env::die("", 0);

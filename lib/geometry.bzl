@@ -4,8 +4,8 @@
     (unset: "default")                   each artefact's own, GEOMETRY_DEFAULTS below
 
 lib/size_classes.h reads it as FREEBUMP_CLASSES_PER_DOUBLING, which //lib:core defines (and
-passes on to everything that depends on it). The defaults were chosen by measurement: README.md,
-"Size classes".
+passes on to everything that depends on it). The defaults were chosen by measurement:
+benchmarks/results/geometry.md.
 """
 
 load("//bazel:build_settings.bzl", "setting_test")

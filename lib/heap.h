@@ -1,6 +1,6 @@
 // The freeing-bump heap: the allocator core.
 //
-// Design (after Substrate's sc-allocator, see ../shared/ANCHORS.md):
+// Design (after Substrate's sc-allocator, polkadot-sdk's client/allocator/src/freeing_bump.rs):
 // - Size classes ("orders", 1, 2 or 4 per doubling: size_classes.h); every block carries an
 //   8-byte header tag (header_tag.h) naming its order while it is in use and its successor
 //   while it is free.

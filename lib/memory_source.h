@@ -80,6 +80,9 @@ class MemorySource {
   virtual uint64_t tag_key() const { return 0; }
 #endif
 
+  // The huge threshold of a source without huge blocks (every request is a heap block);
+  // public, as a source may pass it on to the sources stacked on it (the central pool).
+  static constexpr uint64_t kNoHugeBlocks = ~uint64_t{0};
   // Requests above this many bytes become huge blocks.
   uint64_t huge_threshold() const { return huge_threshold_; }
   // Whether grow() hands out memory that was never written (fresh pages are zero), so that
@@ -100,8 +103,6 @@ class MemorySource {
   void raise_high_water(uintptr_t end) {
     if (end > high_water_) __atomic_store_n(&high_water_, end, __ATOMIC_RELEASE);
   }
-
-  static constexpr uint64_t kNoHugeBlocks = ~uint64_t{0};
 
  private:
   uint64_t huge_threshold_;

@@ -20,8 +20,8 @@
 //   into the pool since the last merge, every chain joins the reserve, whose free blocks are
 //   put in address order and joined into the largest blocks they form (lib/heap_merge.cc).
 //   The merge's cost is paid for by the blocks that came in.
-// - Memory comes back with hysteresis (jemalloc's decay in its simplest form, see
-//   ../shared/ANCHORS.md): a chain or spare region that nobody has taken for kIdleMs goes to
+// - Memory comes back with hysteresis (jemalloc's decay in its simplest form: jemalloc(3),
+//   opt.dirty_decay_ms): a chain or spare region that nobody has taken for kIdleMs goes to
 //   the reserve and its whole pages to the kernel, at once for blocks that span pages, after
 //   a merge for small ones. Memory reused within that time never leaves, so a steady program
 //   does not fault the same pages in again and again. return_free_pages() (malloc_trim)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/c_api.h"
+#include "preload/platform.h"
 #include "preload/process_heap.h"
 
 namespace freebump {
@@ -20,8 +21,8 @@ struct LinuxEnv {
   static constexpr int kInvalid = EINVAL;
   // glibc 2.36 serves aligned_alloc with any alignment, as memalign (2.38 made it EINVAL).
   static constexpr bool kAlignedAllocAsMemalign = true;
-  // x86-64 and arm64 Linux with 4 KiB pages; valloc and pvalloc round to this.
-  static constexpr size_t kPageSize = 4096;
+  // valloc and pvalloc round to the platform's page (platform.h).
+  static constexpr size_t kPageSize = kPageBytes;
   [[noreturn]] static void die(const char* line, size_t length) {
     // write(2): stdio may allocate, and the heap is not to be trusted any more.
     ssize_t ignored = write(STDERR_FILENO, line, length);

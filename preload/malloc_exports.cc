@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/linux_env.h"
 #include "preload/malloc_extras.h"
 
-#define FREEBUMP_EXPORT extern "C" __attribute__((visibility("default")))
-
 using freebump::LinuxC;
+
+extern "C" {
 
 // glibc declares these noexcept in C++; the definitions must say so too.
 FREEBUMP_EXPORT void* malloc(size_t size) noexcept { return LinuxC::malloc(size); }
@@ -58,3 +59,5 @@ FREEBUMP_EXPORT void malloc_stats() noexcept { freebump::print_stats_report(STDE
 FREEBUMP_EXPORT int mallopt(int parameter, int value) noexcept {
   return freebump::process_mallopt(parameter, value);
 }
+
+}  // extern "C"

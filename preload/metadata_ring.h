@@ -50,7 +50,7 @@ class MetadataRing {
   }
 
  private:
-  static constexpr size_t kFirstBytes = 4096;
+  static constexpr size_t kFirstBytes = kPageBytes;
 
   size_t index(size_t from_oldest) const { return (oldest_ + from_oldest) & (capacity_ - 1); }
 

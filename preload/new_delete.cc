@@ -7,9 +7,8 @@
 
 #include <new>
 
+#include "preload/export.h"
 #include "preload/new_handler_glue.h"
-
-#define FREEBUMP_EXPORT __attribute__((visibility("default")))
 
 using freebump::allocate_for_new;
 using freebump::free_for_delete;

@@ -44,7 +44,7 @@ __thread HeapError tls_error;
 
 // Heap corruption found outside any call of the C layer (a thread's exit, malloc_trim).
 [[noreturn]] void die_corrupt(const char* function, HeapError error) {
-  char line[160];
+  char line[kCorruptionMessageBytes];
   const size_t length = format_corruption_message(line, function, error, nullptr);
   ssize_t ignored = write(STDERR_FILENO, line, length);
   (void)ignored;

@@ -22,14 +22,14 @@
 //
 // Layout and headers: layout.h. Memory: the host's LinearMemory (linear_memory.h).
 //
-// What is shared with libfreebump's core, and what is not (README, "Substrate-compatible host
-// allocator"): the design (one LIFO list per power-of-two order threaded through 8-byte
-// headers, a bump pointer, nothing split or merged) and the per-order counts the core keeps
-// (OrderStats, lib/heap.h), which the cost report uses. The core's heap itself is not used:
-// it manages the memory it runs in through pointers, 16-byte aligned, with checked tags, and
-// leaves the heap unchanged on an error; this allocator manages another instance's memory
-// through offsets and an interface, 8-byte aligned, with Substrate's bare headers, and
-// changes state before some errors exactly where sc-allocator does.
+// What is shared with libfreebump's core, and what is not (ARCHITECTURE.md says why the heap
+// is not made generic over the layout): the design (one LIFO list per power-of-two order
+// threaded through 8-byte headers, a bump pointer, nothing split or merged) and the per-order
+// counts the core keeps (OrderStats, lib/heap.h), which the cost report uses. The core's heap
+// itself is not used: it manages the memory it runs in through pointers, 16-byte aligned, with
+// checked tags, and leaves the heap unchanged on an error; this allocator manages another
+// instance's memory through offsets and an interface, 8-byte aligned, with Substrate's bare
+// headers, and changes state before some errors exactly where sc-allocator does.
 #ifndef FREEBUMP_SUBSTRATE_ALLOCATOR_H_
 #define FREEBUMP_SUBSTRATE_ALLOCATOR_H_
 

@@ -53,7 +53,7 @@ uint64_t next_random(uint64_t* state) {
 // Runtime allocations of every alignment from 1 to 4 KiB and random sizes, mixed with blocks
 // the host allocated itself, all freed through the wrapper: each pointer is aligned, no block
 // overlaps another, and the exact allocator sees only valid calls, ending with nothing live.
-TEST(SubstrateRuntimeAlignment, AlignsAndFreesRuntimeAndHostPointers) {
+TEST(SubstrateBeyondExact, RuntimeAlignmentAlignsAndFreesRuntimeAndHostPointers) {
   TestMemory memory = TestMemory::with_pages(1);
   HostAllocator allocator(1037);
   SimulatedHost host{allocator, memory};
@@ -103,7 +103,7 @@ TEST(SubstrateRuntimeAlignment, AlignsAndFreesRuntimeAndHostPointers) {
 
 // Alignments up to 8 go straight to the host: the exact allocator sees the same calls, and
 // the runtime gets the same pointers, as without the wrapper.
-TEST(SubstrateRuntimeAlignment, SmallAlignmentsPassThrough) {
+TEST(SubstrateBeyondExact, RuntimeAlignmentPassesSmallAlignmentsToTheHost) {
   TestMemory memory_a = TestMemory::with_pages(1);
   TestMemory memory_b = TestMemory::with_pages(1);
   HostAllocator wrapped_allocator(0);
@@ -120,7 +120,7 @@ TEST(SubstrateRuntimeAlignment, SmallAlignmentsPassThrough) {
 // What 16-byte alignment costs: 8 bytes more per request. 16 bytes aligned to 16 take a 32-byte
 // payload (a 40-byte block) where the host alone would use 16 (24), and the pointer moves
 // past a host pointer that is only 8-aligned.
-TEST(SubstrateRuntimeAlignment, SixteenByteAlignmentCostsEightBytesPerRequest) {
+TEST(SubstrateBeyondExact, RuntimeAlignmentToSixteenBytesCostsEightBytesPerRequest) {
   TestMemory memory = TestMemory::with_pages(1);
   HostAllocator allocator(0);
   SimulatedHost host{allocator, memory};
@@ -139,7 +139,7 @@ TEST(SubstrateRuntimeAlignment, SixteenByteAlignmentCostsEightBytesPerRequest) {
   EXPECT_EQ(allocator.stats().bytes_allocated, 0u);
 }
 
-TEST(SubstrateRuntimeAlignment, RefusesAlignmentsItCannotRecord) {
+TEST(SubstrateBeyondExact, RuntimeAlignmentRefusesAlignmentsItCannotRecord) {
   TestMemory memory = TestMemory::with_pages(1);
   HostAllocator allocator(0);
   SimulatedHost host{allocator, memory};
@@ -158,7 +158,7 @@ TEST(SubstrateRuntimeAlignment, RefusesAlignmentsItCannotRecord) {
 
 // ---- The cost report ---------------------------------------------------------------------------
 
-TEST(SubstrateCostReport, SaysWhereTheAddressSpaceWent) {
+TEST(SubstrateBeyondExact, CostReportSaysWhereTheAddressSpaceWent) {
   TestMemory memory = TestMemory::with_pages(1);
   memory.set_max_pages(2);
   HostAllocator allocator(0);
@@ -191,7 +191,7 @@ TEST(SubstrateCostReport, SaysWhereTheAddressSpaceWent) {
             "out of space: a block of order 13 (64 KiB) failed with 103200 B free in other orders\n");
 }
 
-TEST(SubstrateCostReport, AnEmptyAllocator) {
+TEST(SubstrateBeyondExact, CostReportOfAnEmptyAllocatorHasOnlyZeros) {
   const HostAllocator allocator(0);
   EXPECT_EQ(format_cost_report(measure_cost(allocator)),
             "exact mode: 0 live blocks, 0 B live, peak 0 B, address space 0 B\n"

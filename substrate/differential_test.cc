@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, SubstrateDifferential, ::testing::ValuesIn(k
 
 // What the table covers, so that a regenerated table cannot quietly lose it: thousands of
 // steps, every kind of step, and each error a runtime or its host can cause.
-TEST(SubstrateDifferentialTable, CoversTheRules) {
+TEST_F(SubstrateDifferential, TheTableCoversEveryStepAndEveryError) {
   size_t rows = 0;
   bool seen_step[5] = {};
   bool seen_error[static_cast<int>(Error::kAllocatedBytesUnderflow) + 1] = {};

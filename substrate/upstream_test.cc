@@ -6,7 +6,8 @@
 //
 // The tests of the allocator's behaviour are typed: they run on HostAllocator and on the
 // reference model the golden table comes from (reference_model.h), so the model is checked
-// against every upstream expectation too. Tests of the layout (sizes, headers) run once.
+// against every upstream expectation too. sc-allocator's tests of the layout alone (sizes,
+// headers) are in layout_test.cc.
 #include <stdint.h>
 #include <string.h>
 
@@ -42,18 +43,6 @@ uint32_t allocate_ok(Allocator& heap, TestMemory& memory, uint32_t size) {
 }
 
 // ---- freeing_bump.rs tests, in its order ---------------------------------------------------
-
-TEST(SubstrateLayout, PagesFromSize) {  // test_pages_from_size
-  const uint64_t sizes[] = {0, 1, 65536, 65536 + 1, 2 * 65536, 2 * 65536 + 1};
-  const uint32_t expected[] = {0, 1, 1, 2, 2, 3};
-  for (size_t i = 0; i < 6; ++i) {
-    uint32_t pages = 99;
-    ASSERT_TRUE(pages_for_bytes(sizes[i], &pages));
-    EXPECT_EQ(pages, expected[i]) << sizes[i];
-  }
-  uint32_t pages;
-  EXPECT_FALSE(pages_for_bytes(uint64_t{UINT32_MAX} * kPage + 1, &pages));
-}
 
 TYPED_TEST(SubstrateUpstream, ShouldAllocateProperly) {
   TestMemory memory = TestMemory::with_pages(1);
@@ -203,26 +192,6 @@ TYPED_TEST(SubstrateUpstream, ShouldCalculateTotalSizeOfZero) {
   EXPECT_EQ(heap.stats().bytes_allocated, 0u);
 }
 
-TEST(SubstrateLayout, ShouldReadAndWriteU64Correctly) {
-  TestMemory memory = TestMemory::with_pages(1);
-  ASSERT_TRUE(write_le_u64(memory, 40, 4480113));
-  uint64_t value = 0;
-  ASSERT_TRUE(read_le_u64(memory, 40, &value));
-  EXPECT_EQ(value, 4480113u);
-  // Little-endian in memory.
-  uint8_t bytes[8];
-  memory.read(40, bytes, 8);
-  const uint8_t expected[8] = {0x71, 0x5c, 0x44, 0, 0, 0, 0, 0};
-  EXPECT_EQ(memcmp(bytes, expected, 8), 0);
-}
-
-TEST(SubstrateLayout, ShouldGetItemSizeFromOrder) { EXPECT_EQ(payload_bytes(0), 8u); }
-
-TEST(SubstrateLayout, ShouldGetMaxItemSizeFromIndex) {
-  EXPECT_EQ(payload_bytes(22), kMaxAllocation);
-  EXPECT_EQ(kMaxAllocation, 33554432u);  // sp_core::MAX_POSSIBLE_ALLOCATION
-}
-
 TYPED_TEST(SubstrateUpstream, DeallocateNeedsToMaintainLinkedList) {
   TestMemory memory = TestMemory::with_pages(1);
   TypeParam heap(0);
@@ -237,26 +206,6 @@ TYPED_TEST(SubstrateUpstream, DeallocateNeedsToMaintainLinkedList) {
   EXPECT_EQ(again, pointers);
 }
 
-TEST(SubstrateLayout, HeaderReadWrite) {
-  const auto round_trip = [](uint64_t header, bool occupied, uint32_t value) {
-    TestMemory memory = TestMemory::with_pages(1);
-    ASSERT_TRUE(write_le_u64(memory, 0, header));
-    uint64_t raw = 0;
-    ASSERT_TRUE(read_le_u64(memory, 0, &raw));
-    const DecodedHeader decoded = decode_header(raw);
-    EXPECT_EQ(decoded.occupied, occupied) << header;
-    EXPECT_EQ(decoded.value, value) << header;
-  };
-  round_trip(occupied_header(0), true, 0);
-  round_trip(occupied_header(1), true, 1);
-  round_trip(free_header(kNilLink), false, kNilLink);
-  round_trip(free_header(0), false, 0);
-  round_trip(free_header(4), false, 4);
-  // The encodings themselves (sc-allocator's doc comment).
-  EXPECT_EQ(occupied_header(5), 0x0000000100000005u);
-  EXPECT_EQ(free_header(kNilLink), 0x00000000FFFFFFFFu);
-}
-
 TYPED_TEST(SubstrateUpstream, PoisonOom) {
   TestMemory memory = TestMemory::with_pages(1);
   memory.set_max_pages(1);
@@ -265,11 +214,6 @@ TYPED_TEST(SubstrateUpstream, PoisonOom) {
   EXPECT_EQ(heap.allocate(memory, kPage).error, Error::kAllocatorOutOfSpace);
   EXPECT_TRUE(heap.poisoned());
   EXPECT_NE(heap.deallocate(memory, pointer), Error::kNone);
-}
-
-TEST(SubstrateLayout, TestNOrders) {
-  // The number of orders is consistent with the smallest and the largest allocation.
-  EXPECT_EQ(kMinAllocation * (1u << (kNumOrders - 1)), kMaxAllocation);
 }
 
 TYPED_TEST(SubstrateUpstream, AcceptsGrowingMemory) {
@@ -540,39 +484,6 @@ TYPED_TEST(SubstrateUpstream, AFreeListHeadMustReadAsFree) {
     ASSERT_TRUE(write_le_u64(memory, pointer - 8, free_header(96)));
     allocate_ok(heap, memory, 8);
     EXPECT_EQ(heap.allocate(memory, 8).error, Error::kReadOutOfBounds);
-  }
-}
-
-// The bounds rule: offset + 8 must not overflow u32, so the last 8 bytes of a 4 GiB memory
-// cannot be read as a header, while the 8 bytes before them can.
-TEST(SubstrateLayout, HeaderAccessStopsBelow4GiB) {
-  TestMemory memory = TestMemory::with_pages(kMaxWasmPages);
-  uint64_t value;
-  EXPECT_TRUE(read_le_u64(memory, 0xFFFFFFF7u, &value));
-  EXPECT_FALSE(read_le_u64(memory, 0xFFFFFFF8u, &value));
-  EXPECT_FALSE(write_le_u64(memory, 0xFFFFFFFFu, 1));
-  EXPECT_EQ(memory.resident_pages(), 0u);
-}
-
-TEST(SubstrateLayout, MessagesAreScAllocatorsDisplayText) {
-  EXPECT_STREQ(message(Error::kRequestedAllocationTooLarge), "Requested allocation size is too large");
-  EXPECT_STREQ(message(Error::kAllocatorOutOfSpace), "Allocator ran out of space");
-  EXPECT_STREQ(message(Error::kMemoryShrank), "Shrinking of the underlying memory is observed");
-  EXPECT_STREQ(message(Error::kPoisoned), "Other: the allocator has been poisoned");
-  EXPECT_STREQ(message(Error::kFreeOfFreeHeader), "Other: the allocation points to an empty header");
-}
-
-TEST(SubstrateLayout, OrdersArePowersOfTwoFrom8) {
-  for (unsigned order = 0; order < kNumOrders; ++order) {
-    const uint32_t payload = payload_bytes(order);
-    EXPECT_EQ(order_for_size(payload), order);
-    if (order > 0) {
-      EXPECT_EQ(order_for_size(payload / 2 + 1), order);
-    }
-    if (order + 1 < kNumOrders) {
-      EXPECT_EQ(order_for_size(payload + 1), order + 1);
-    }
-    EXPECT_EQ(block_bytes(order), payload + 8);
   }
 }
 

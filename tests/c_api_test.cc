@@ -89,7 +89,7 @@ TEST_F(CApiTest, CallocZeroesAndChecksOverflow) {
   EXPECT_NE(C::calloc(0, 0), nullptr);
 }
 
-TEST_F(CApiTest, ReallocEdgeCases) {
+TEST_F(CApiTest, ReallocOfNullAllocatesAFailureKeepsTheBlockAndZeroFrees) {
   void* p = C::realloc(nullptr, 20);  // realloc(NULL, n) = malloc(n)
   ASSERT_NE(p, nullptr);
   memset(p, 7, 20);
@@ -114,7 +114,7 @@ TEST_F(CApiTest, ReallocarrayChecksOverflow) {
   C::free(p);
 }
 
-TEST_F(CApiTest, PosixMemalignRules) {
+TEST_F(CApiTest, PosixMemalignRefusesBadAlignmentsLeavingResultAndErrno) {
   void* result = reinterpret_cast<void*>(uintptr_t{0x1234});
   EXPECT_EQ(C::posix_memalign(&result, 0, 8), TestEnv::kInvalid);
   EXPECT_EQ(C::posix_memalign(&result, sizeof(void*) / 2, 8), TestEnv::kInvalid);
@@ -134,7 +134,7 @@ TEST_F(CApiTest, PosixMemalignRules) {
   }
 }
 
-TEST_F(CApiTest, AlignedAllocMemalignVallocPvalloc) {
+TEST_F(CApiTest, AlignedAllocMemalignVallocAndPvallocAlignAndRoundAsGlibc) {
   EXPECT_EQ(C::aligned_alloc(0, 8), nullptr);
   EXPECT_EQ(TestEnv::error_number, TestEnv::kInvalid);
   EXPECT_EQ(C::aligned_alloc(24, 8), nullptr);
@@ -184,7 +184,7 @@ TEST_F(CApiTest, AlignedAllocAsMemalignWhereTheEnvSaysSo) {
   EXPECT_EQ(TestEnv::error_number, TestEnv::kNoMemory);
 }
 
-TEST_F(CApiTest, UsableSizeAndSizedFrees) {
+TEST_F(CApiTest, UsableSizeIsTheClassSizeAndSizedFreesFree) {
   EXPECT_EQ(C::malloc_usable_size(nullptr), 0u);
   void* p = C::malloc(30);
   EXPECT_EQ(C::malloc_usable_size(p), 40u);
@@ -194,8 +194,8 @@ TEST_F(CApiTest, UsableSizeAndSizedFrees) {
   EXPECT_EQ(buffer_->heap().stats().bytes_in_use, 0u);
 }
 
-TEST(CorruptionMessage, NamesTheFunctionTheProblemAndThePointer) {
-  char line[160];
+TEST_F(CApiTest, TheCorruptionMessageNamesTheFunctionTheProblemAndThePointer) {
+  char line[kCorruptionMessageBytes];
   const size_t length = format_corruption_message(
       line, "free", HeapError::kDoubleFree, reinterpret_cast<void*>(uintptr_t{0xdeadbee0}));
   EXPECT_STREQ(line, "libfreebump: free(): double free (pointer 0xdeadbee0)\n");

@@ -54,7 +54,7 @@ TEST(HeaderTag, FreeTagLinksByOffsetInEightByteUnits) {
   EXPECT_EQ(codec.link_target(0), 0u);
 }
 
-TEST(HeaderTag, HugeAndAlignedTags) {
+TEST(HeaderTag, HugeAndAlignedTagsMatchTheDocumentedLayout) {
   const TagCodec codec(kBase, 0);
   EXPECT_EQ(codec.huge(kBase + 8, 3 * 4096), documented_tag(8, 3, 0, 3));
   EXPECT_EQ(codec.aligned(kBase + 0x1008, kBase + 0x808), documented_tag(0x1008, 4, 0, 0x800 / 8));
@@ -65,7 +65,7 @@ TEST(HeaderTag, HugeAndAlignedTags) {
 
 // Pinned bytes: a change to the encoding breaks every heap dump and host that decodes ours,
 // so it must show up here. Values computed from the documented formula (in Python).
-TEST(HeaderTag, PinnedBytes) {
+TEST(HeaderTag, TagsArePinnedByteForByte) {
   const TagCodec codec(kBase, 0);
   struct Case {
     uint64_t tag;

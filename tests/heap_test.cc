@@ -547,7 +547,7 @@ TEST(Heap, ErrorsHaveNames) {
 #if FREEBUMP_CHECKED
 // The checked flavour's additions (lib/flavour.h), on the core alone.
 
-TEST(CheckedFlavour, AWriteAfterFreeIsFoundWhenTheBlockIsReused) {
+TEST(Heap, CheckedFlavourFindsAWriteAfterFreeWhenTheBlockIsReused) {
   BufferHeap h(64 << 10);
   auto* p = static_cast<uint8_t*>(h.heap().allocate(100));
   ASSERT_EQ(h.heap().free(p), HeapError::kNone);
@@ -562,7 +562,7 @@ TEST(CheckedFlavour, AWriteAfterFreeIsFoundWhenTheBlockIsReused) {
   EXPECT_NE(q, p);
 }
 
-TEST(CheckedFlavour, AnIntactFreedBlockIsReusedAfterTheQuarantine) {
+TEST(Heap, CheckedFlavourReusesAnIntactFreedBlockAfterTheQuarantine) {
   BufferHeap h(64 << 10);
   void* p = h.heap().allocate(100);
   ASSERT_EQ(h.heap().free(p), HeapError::kNone);
@@ -572,7 +572,7 @@ TEST(CheckedFlavour, AnIntactFreedBlockIsReusedAfterTheQuarantine) {
   EXPECT_EQ(h.heap().allocate(100), p);
 }
 
-TEST(CheckedFlavour, AStaleFreeDuringTheQuarantineIsADoubleFree) {
+TEST(Heap, CheckedFlavourMakesAStaleFreeDuringTheQuarantineADoubleFree) {
   BufferHeap h(64 << 10);
   void* p = h.heap().allocate(100);
   ASSERT_EQ(h.heap().free(p), HeapError::kNone);
@@ -581,7 +581,7 @@ TEST(CheckedFlavour, AStaleFreeDuringTheQuarantineIsADoubleFree) {
   EXPECT_EQ(h.heap().free(q), HeapError::kNone);
 }
 
-TEST(CheckedFlavour, TheQuarantineHoldsTheLastFreesAndGivesTheOldestBack) {
+TEST(Heap, CheckedFlavourQuarantineHoldsTheLastFreesAndGivesTheOldestBack) {
   BufferHeap h(1 << 20);
   std::vector<void*> blocks;
   for (unsigned i = 0; i <= kQuarantineBlocks; ++i) blocks.push_back(h.heap().allocate(24));
@@ -595,7 +595,7 @@ TEST(CheckedFlavour, TheQuarantineHoldsTheLastFreesAndGivesTheOldestBack) {
   EXPECT_EQ(h.heap().allocate(24), blocks[0]);
 }
 
-TEST(CheckedFlavour, ABlockFreedByTheWrongFunctionIsReported) {
+TEST(Heap, CheckedFlavourReportsABlockFreedByTheWrongFunction) {
   BufferHeap h(64 << 10);
   void* p = h.heap().allocate(100);
   ASSERT_EQ(h.heap().set_origin(p, Origin::kNewArray), HeapError::kNone);

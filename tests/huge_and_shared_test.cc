@@ -104,7 +104,7 @@ class FakeHugeSource final : public MemorySource {
   uint64_t lengths_[kSlots] = {};  // of each slot's last mapping; 0 if never mapped
 };
 
-TEST(HugeBlocks, AboveTheThresholdAMappingOfItsOwn) {
+TEST(HeapAndSource, AHugeBlockAboveTheThresholdIsAMappingOfItsOwn) {
   FakeHugeSource source(64 << 10, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* small = heap.allocate(64 << 10);  // at the threshold: still a heap block
@@ -128,7 +128,7 @@ TEST(HugeBlocks, AboveTheThresholdAMappingOfItsOwn) {
   EXPECT_EQ(heap.free(small), HeapError::kNone);
 }
 
-TEST(HugeBlocks, DoubleFreeWhileTheMappingSurvivesIsDetected) {
+TEST(HeapAndSource, AHugeBlocksDoubleFreeWhileTheMappingSurvivesIsDetected) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* huge = heap.allocate(10000);
@@ -145,7 +145,7 @@ TEST(HugeBlocks, DoubleFreeWhileTheMappingSurvivesIsDetected) {
   EXPECT_EQ(heap.free(aligned), HeapError::kDoubleFree);
 }
 
-TEST(HugeBlocks, PointersIntoALiveMappingButNotItsPayloadAreRejected) {
+TEST(HeapAndSource, PointersIntoAHugeMappingButNotItsPayloadAreRejected) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
   auto* huge = static_cast<uint8_t*>(heap.allocate(10000));
@@ -154,7 +154,7 @@ TEST(HugeBlocks, PointersIntoALiveMappingButNotItsPayloadAreRejected) {
   EXPECT_EQ(heap.free(huge), HeapError::kNone);
 }
 
-TEST(HugeBlocks, ReallocRemapsAndMovesAcrossTheThreshold) {
+TEST(HeapAndSource, ReallocRemapsHugeBlocksAndMovesAcrossTheThreshold) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* p = heap.allocate(100);
@@ -181,7 +181,7 @@ TEST(HugeBlocks, ReallocRemapsAndMovesAcrossTheThreshold) {
   EXPECT_EQ(heap.last_error(), HeapError::kOutOfMemory);
 }
 
-TEST(HugeBlocks, AlignedRequestsInsideHugeBlocks) {
+TEST(HeapAndSource, AlignedRequestsAboveTheThresholdAreAlignedInsideHugeBlocks) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
   for (size_t alignment = 32; alignment <= 65536; alignment <<= 1) {
@@ -200,7 +200,7 @@ TEST(HugeBlocks, AlignedRequestsInsideHugeBlocks) {
   EXPECT_EQ(heap.stats().huge_live, 0u);
 }
 
-TEST(HugeBlocks, ForeignPointersOutsideTheHeapAreRejected) {
+TEST(HeapAndSource, ForeignPointersOutsideTheHeapAreRejected) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
   void* p = heap.allocate(8);
@@ -210,7 +210,7 @@ TEST(HugeBlocks, ForeignPointersOutsideTheHeapAreRejected) {
   EXPECT_EQ(heap.free(p), HeapError::kNone);
 }
 
-TEST(ZeroedAllocation, SkipsOnlyMemoryThatIsKnownFresh) {
+TEST(HeapAndSource, ZeroedAllocationSkipsClearingOnlyMemoryKnownFresh) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(8192, 1 << 20);
   FreeingBumpHeap heap(&source);
@@ -230,7 +230,7 @@ TEST(ZeroedAllocation, SkipsOnlyMemoryThatIsKnownFresh) {
 }
 
 // Merged memory is not fresh: calloc must clear it even on a source whose spans are zero.
-TEST(ZeroedAllocation, ClearsRecycledMemory) {
+TEST(HeapAndSource, ZeroedAllocationClearsRecycledMemory) {
   FakeHugeSource source(1 << 20, 64 << 10);
   FreeingBumpHeap heap(&source);
   std::vector<void*> blocks;
@@ -245,7 +245,7 @@ TEST(ZeroedAllocation, ClearsRecycledMemory) {
 }
 
 // A heap can hand a merged region to another heap on the same source as bump space.
-TEST(SharedSource, AFreeRegionMovesToAnotherHeap) {
+TEST(HeapAndSource, AFreeRegionMovesToAnotherHeapOfTheSameSource) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap owner(&source);
@@ -263,7 +263,7 @@ TEST(SharedSource, AFreeRegionMovesToAnotherHeap) {
   }
 }
 
-TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
+TEST(HeapAndSource, ABlockMayBeFreedIntoAnotherHeapOfTheSameSource) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap first(&source);
@@ -280,7 +280,7 @@ TEST(SharedSource, ABlockMayBeFreedIntoAnotherHeap) {
   EXPECT_EQ(first.stats().orders[order].live + second.stats().orders[order].live, 2u);
 }
 
-TEST(SharedSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
+TEST(HeapAndSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap owner(&source);
@@ -306,7 +306,7 @@ TEST(SharedSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
   EXPECT_EQ(chain.count, 0u);
 }
 
-TEST(SharedSource, ADamagedChainIsReported) {
+TEST(HeapAndSource, ADamagedChainIsReported) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap heap(&source);
@@ -321,7 +321,7 @@ TEST(SharedSource, ADamagedChainIsReported) {
   EXPECT_EQ(heap.free_count(0), 0u);
 }
 
-TEST(SharedSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
+TEST(HeapAndSource, RetiringTheBumpRegionLeavesOnlyFreeBlocks) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
   FreeingBumpHeap heap(&source);
@@ -383,7 +383,7 @@ class TwoRangeSource final : public MemorySource {
   uintptr_t next_;
 };
 
-TEST(SeveralRanges, BlocksBeyondTheHighWaterAreBlocksLikeAnyOther) {
+TEST(HeapAndSource, BlocksInARangeBeyondTheHighWaterAreBlocksLikeAnyOther) {
   SKIP_IF_QUARANTINED();
   TwoRangeSource source;
   FreeingBumpHeap heap(&source);
@@ -416,7 +416,7 @@ TEST(SeveralRanges, BlocksBeyondTheHighWaterAreBlocksLikeAnyOther) {
   }
 }
 
-TEST(SeveralRanges, MergingJoinsBlocksInEveryRange) {
+TEST(HeapAndSource, MergingJoinsBlocksInEveryRange) {
   TwoRangeSource source;
   FreeingBumpHeap heap(&source);
   std::vector<void*> blocks;

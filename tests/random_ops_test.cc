@@ -125,12 +125,12 @@ void run_random_sequence(uint64_t seed, int steps, size_t buffer_bytes = 64u << 
   EXPECT_LE(stats.peak_bytes_in_use, stats.address_space);
 }
 
-TEST(RandomOps, SeedOne) { run_random_sequence(1, 100000); }
-TEST(RandomOps, SeedTwo) { run_random_sequence(2, 100000); }
-TEST(RandomOps, SeedThree) { run_random_sequence(0x5eed, 100000); }
+TEST(RandomOps, BlocksStayIntactApartAndCountedWithSeed1) { run_random_sequence(1, 100000); }
+TEST(RandomOps, BlocksStayIntactApartAndCountedWithSeed2) { run_random_sequence(2, 100000); }
+TEST(RandomOps, BlocksStayIntactApartAndCountedWithSeed5eed) { run_random_sequence(0x5eed, 100000); }
 // A buffer small enough to run out again and again: the free lists are merged each time,
 // under the same checks (patterns intact, no overlap with any live block or header).
-TEST(RandomOps, MergingUnderPressure) { run_random_sequence(7, 100000, 2u << 20); }
+TEST(RandomOps, BlocksStayIntactWhenARunningOutHeapMergesAgainAndAgain) { run_random_sequence(7, 100000, 2u << 20); }
 
 }  // namespace
 }  // namespace freebump

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "lib/c_api.h"
+#include "wasm/linear_memory_source.h"
 #include "wasm/wasm_heap.h"
 
 namespace {
@@ -17,7 +18,7 @@ struct FreestandingEnv {
   static void set_errno(int) {}
   static constexpr int kNoMemory = 48;  // ENOMEM and EINVAL as WASI numbers them
   static constexpr int kInvalid = 28;
-  static constexpr size_t kPageSize = 65536;  // the wasm page
+  static constexpr size_t kPageSize = freebump::wasm::kPageBytes;  // valloc's page
   static constexpr bool kFormatsDiagnostics = false;
   [[noreturn]] static void die(const char*, size_t) { __builtin_trap(); }
 };

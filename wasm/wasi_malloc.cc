@@ -5,12 +5,12 @@
 // Failures return NULL and set errno (ENOMEM, EINVAL) as C says. Misuse (double free, invalid
 // pointer, damaged header) writes CApi's one-line diagnostic to stderr and aborts (a trap).
 #include <errno.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "lib/c_api.h"
+#include "wasm/linear_memory_source.h"
 #include "wasm/wasm_heap.h"
 
 namespace {
@@ -20,7 +20,7 @@ struct WasiEnv {
   static void set_errno(int value) { errno = value; }
   static constexpr int kNoMemory = ENOMEM;
   static constexpr int kInvalid = EINVAL;
-  static constexpr size_t kPageSize = PAGESIZE;  // 64 KiB, the wasm page
+  static constexpr size_t kPageSize = freebump::wasm::kPageBytes;  // valloc's page
   [[noreturn]] static void die(const char* line, size_t length) {
     // write(2), not stdio: stdio may allocate.
     while (length > 0) {

@@ -36,7 +36,6 @@ namespace {
 
 using testing::TestPlatform;
 
-constexpr uint64_t kNoHugeBlocks = ~uint64_t{0};
 constexpr uint64_t kPlatformBytes[] = {uint64_t{1} << 20, uint64_t{4} << 20, uint64_t{16} << 20, uint64_t{16} << 20};
 constexpr uint64_t kListBounds[] = {1, 4, 16, 256};
 constexpr uint64_t kRefillBlocks[] = {1, 2, 8, 64};
@@ -45,7 +44,7 @@ class PoolProgram {
  public:
   explicit PoolProgram(uint8_t config)
       : platform_(kPlatformBytes[config & 3]),
-        pool_(&platform_, kNoHugeBlocks, false),
+        pool_(&platform_, MemorySource::kNoHugeBlocks, false),
         list_bound_(kListBounds[(config >> 4) & 3]),
         refill_blocks_(kRefillBlocks[(config >> 6) & 3]) {
     const unsigned heaps = 1 + ((config >> 2) & 3);

@@ -17,12 +17,10 @@ namespace {
 
 using testing::TestPlatform;
 
-constexpr uint64_t kNoHugeBlocks = ~uint64_t{0};
-
 // A pool over a 64 MiB test platform, and heaps on it.
 class PoolTest : public ::testing::Test {
  protected:
-  PoolTest() : platform_(uint64_t{64} << 20), pool_(&platform_, kNoHugeBlocks, false) {}
+  PoolTest() : platform_(uint64_t{64} << 20), pool_(&platform_, MemorySource::kNoHugeBlocks, false) {}
 
   // `count` blocks of `size` bytes from `heap`, each written through.
   static std::vector<void*> allocate(FreeingBumpHeap& heap, size_t size, size_t count) {

@@ -29,7 +29,7 @@ class HugeRegistryTest : public ::testing::Test {
   HugeRegistry registry_;
 };
 
-TEST_F(HugeRegistryTest, LiveFreedAndNotOurs) {
+TEST_F(HugeRegistryTest, AnAddressIsLiveFreedOrNotOurs) {
   const Span a{100 * kMiB, 103 * kMiB};
   const Span b{200 * kMiB, 201 * kMiB};
   add(b);
@@ -71,7 +71,7 @@ TEST_F(HugeRegistryTest, AReusedAddressIsLiveAgainAndStaleRecordsGo) {
   EXPECT_EQ(at(300 * kMiB + 8), Ownership::kNotOurs);
 }
 
-TEST_F(HugeRegistryTest, ResizedInPlaceOrMoved) {
+TEST_F(HugeRegistryTest, AResizedMappingIsKnownInPlaceOrMoved) {
   const Span mapping{100 * kMiB, 102 * kMiB};
   add(mapping);
   add(Span{104 * kMiB, 105 * kMiB});
@@ -111,7 +111,7 @@ TEST_F(HugeRegistryTest, OnlyTheLatestFreedMappingsAreRemembered) {
   EXPECT_EQ(registry_.live_count(), 1u);
 }
 
-TEST_F(HugeRegistryTest, ThousandsOfLiveMappingsInAnyOrder) {
+TEST_F(HugeRegistryTest, ThousandsOfLiveMappingsAddedInAnyOrderAreFound) {
   // Inserted out of order, so the sorted records shift and the bookkeeping pages grow.
   for (uintptr_t i = 0; i < 3000; ++i) add(Span{((i * 7919) % 3000) * 2 * kMiB + kMiB, ((i * 7919) % 3000) * 2 * kMiB + 2 * kMiB});
   EXPECT_EQ(registry_.live_count(), 3000u);
@@ -122,7 +122,7 @@ TEST_F(HugeRegistryTest, ThousandsOfLiveMappingsInAnyOrder) {
   EXPECT_GE(platform_.metadata_mappings(), 1u);
 }
 
-TEST_F(HugeRegistryTest, NoRoomWithoutBookkeepingPages) {
+TEST_F(HugeRegistryTest, NoRoomIsReservedWithoutBookkeepingPages) {
   platform_.refuse_metadata = true;
   EXPECT_FALSE(registry_.reserve_room(platform_));
   platform_.refuse_metadata = false;

@@ -1,5 +1,10 @@
 // The malloc family and operator new/delete as exported by libfreebump.so. This binary links
 // the overrides in, so every allocation in it (GoogleTest's included) goes through them.
+// One suite, named *DeathTest as GoogleTest asks of a suite that holds death tests (it runs
+// such suites first, before any thread could exist). The misuse cases come first: the other
+// cases free huge blocks, and the platform remembers where freed mappings were
+// (preload/huge_registry.h), so a page mapped there later would be diagnosed as a double free
+// where the misuse cases expect an invalid pointer.
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -18,11 +23,77 @@ namespace {
 
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
+// Misuse dies with one line naming the problem and the pointer (death tests fork a child).
+// The blocks are of sizes nothing else here uses, so that GoogleTest's own allocations in
+// the child do not take them back off the free list before the second free.
+TEST(MallocApiDeathTest, AnInteriorReallocAndACorruptedHeaderAbort) {
+  // free() of foreign, interior and misaligned pointers: misuse_probes_test.
+  auto* p = static_cast<char*>(malloc(100));
+  memset(p, 0, 100);
+  EXPECT_DEATH(free(realloc(p + 48, 10)), "libfreebump: realloc\\(\\): invalid pointer");
+  // A stray write into the header tag (through an address the compiler cannot bound), made in
+  // the child only: the parent's heap stays sound.
+  char* header = reinterpret_cast<char*>(addr(p) - 8);
+  EXPECT_DEATH(
+      {
+        header[5] ^= 0x10;
+        free(p);
+      },
+      "libfreebump: free\\(\\): corrupted header tag");
+  free(p);
+}
+
+TEST(MallocApiDeathTest, ADoubleFreeOfAHugeBlockAborts) {
+  void* p = malloc(3 << 20);
+  free(p);  // kept in the huge-mapping cache
+  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
+}
+
+TEST(MallocApiDeathTest, ADoubleFreeOfAHugeBlockWhoseMappingIsGoneAborts) {
+  // Larger than the whole huge-mapping cache (64 MiB): unmapped when freed.
+  void* p = malloc(64 << 20);
+  free(p);
+  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
+  EXPECT_DEATH(malloc_usable_size(p), "^libfreebump: malloc_usable_size\\(\\): double free");
+  EXPECT_DEATH(free(realloc(p, 100 << 20)), "^libfreebump: realloc\\(\\): double free");
+  void* aligned = nullptr;
+  ASSERT_EQ(posix_memalign(&aligned, 1 << 20, 70 << 20), 0);
+  free(aligned);
+  EXPECT_DEATH(free(aligned), "^libfreebump: free\\(\\): double free");
+}
+
+TEST(MallocApiDeathTest, PointersIntoNoMappingOfOursAbortWithoutBeingRead) {
+  // A page nobody may read and a page that is not mapped: reading a tag in either faults, so
+  // a diagnostic proves it was not read.
+  auto* pages = static_cast<char*>(mmap(nullptr, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  ASSERT_EQ(munmap(pages + 4096, 4096), 0);
+  for (char* page : {pages, pages + 4096}) {
+    EXPECT_DEATH(free(page + 16), "^libfreebump: free\\(\\): invalid pointer \\(pointer 0x[0-9a-f]+\\)\n$");
+    EXPECT_DEATH(free(page + 4096 - 16), "^libfreebump: free\\(\\): invalid pointer");
+    EXPECT_DEATH(free(realloc(page + 64, 100)), "^libfreebump: realloc\\(\\): invalid pointer");
+    EXPECT_DEATH(malloc_usable_size(page + 32), "^libfreebump: malloc_usable_size\\(\\): invalid pointer");
+  }
+  munmap(pages, 4096);
+  munmap(pages + 2 * 4096, 4096);
+}
+
+TEST(MallocApiDeathTest, ADoubleDeleteAborts) {
+  struct Big {
+    char bytes[20000];
+  };
+  // Through a volatile pointer: a new-expression whose result does not escape may be elided.
+  Big* volatile p = new Big;
+  delete p;
+  // The checked flavour names the form of delete (it checks the block's origin).
+  EXPECT_DEATH(delete p, "libfreebump: (free|operator delete)\\(\\): double free");
+}
+
 // The size classes tell our malloc from glibc's: malloc(1000) has 1032 usable bytes here
 // (a block of 1024 + 16 in every geometry) and 1000 under glibc. Under valgrind (this test
 // runs under memcheck too) the usable size is the size asked for, as under memcheck's own
 // allocator; there our heap's figures tell.
-TEST(Interposition, OurMallocIsTheOneInUse) {
+TEST(MallocApiDeathTest, OurMallocIsTheOneInUse) {
   const size_t expected = RUNNING_ON_VALGRIND ? 1000 : 1032;
   void* p = malloc(1000);
   EXPECT_EQ(malloc_usable_size(p), expected);
@@ -41,7 +112,7 @@ TEST(Interposition, OurMallocIsTheOneInUse) {
   free(huge);
 }
 
-TEST(MallocApi, ZeroSizesAndNull) {
+TEST(MallocApiDeathTest, ZeroSizesGiveUniqueBlocksAndNullIsIgnored) {
   void* a = malloc(0);
   void* b = malloc(0);
   ASSERT_NE(a, nullptr);
@@ -52,7 +123,7 @@ TEST(MallocApi, ZeroSizesAndNull) {
   EXPECT_EQ(malloc_usable_size(nullptr), 0u);
 }
 
-TEST(MallocApi, AbsurdSizesGiveEnomem) {
+TEST(MallocApiDeathTest, AbsurdSizesGiveEnomem) {
   const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 4096, size_t{PTRDIFF_MAX} + 1, size_t{1} << 62};
   for (size_t size : sizes) {
     errno = 0;
@@ -70,7 +141,7 @@ TEST(MallocApi, AbsurdSizesGiveEnomem) {
   EXPECT_EQ(errno, ENOMEM);
 }
 
-TEST(MallocApi, FreeAndSuccessKeepErrno) {
+TEST(MallocApiDeathTest, FreeAndSuccessKeepErrno) {
   errno = 4321;
   void* p = malloc(10);
   void* q = calloc(10, 10);
@@ -82,7 +153,7 @@ TEST(MallocApi, FreeAndSuccessKeepErrno) {
   EXPECT_EQ(errno, 4321);
 }
 
-TEST(MallocApi, CallocZeroesRecycledMemory) {
+TEST(MallocApiDeathTest, CallocZeroesRecycledMemory) {
   for (size_t size : {size_t{24}, size_t{1000}, size_t{100000}, size_t{3} << 20}) {
     auto* dirty = static_cast<uint8_t*>(malloc(size));
     memset(dirty, 0xAB, size);
@@ -95,7 +166,7 @@ TEST(MallocApi, CallocZeroesRecycledMemory) {
   }
 }
 
-TEST(MallocApi, AlignmentMatrix) {
+TEST(MallocApiDeathTest, EveryAlignedFormAlignsEveryPowerOfTwoAtEverySize) {
   for (size_t size : {size_t{1}, size_t{8}, size_t{100}, size_t{5000}, size_t{2} << 20}) {
     EXPECT_EQ(addr(malloc(size)) % 16, 0u);  // leaked on purpose: a few blocks
     for (size_t alignment = sizeof(void*); alignment <= (size_t{1} << 21); alignment <<= 1) {
@@ -122,7 +193,7 @@ TEST(MallocApi, AlignmentMatrix) {
   free(p);
 }
 
-TEST(MallocApi, AlignmentErrors) {
+TEST(MallocApiDeathTest, BadAlignmentsFailWithGlibcsErrors) {
   void* p = reinterpret_cast<void*>(0x1);
   EXPECT_EQ(posix_memalign(&p, 0, 8), EINVAL);
   EXPECT_EQ(posix_memalign(&p, 4, 8), EINVAL);
@@ -158,7 +229,7 @@ TEST(MallocApi, AlignmentErrors) {
   EXPECT_EQ(errno, ENOMEM);
 }
 
-TEST(MallocApi, ReallocEdges) {
+TEST(MallocApiDeathTest, ReallocKeepsContentsThroughEveryRegimeAndZeroFrees) {
   auto* p = static_cast<uint8_t*>(realloc(nullptr, 10));
   ASSERT_NE(p, nullptr);
   for (int i = 0; i < 10; ++i) p[i] = static_cast<uint8_t>(i);
@@ -177,7 +248,7 @@ TEST(MallocApi, ReallocEdges) {
   EXPECT_EQ(realloc(p, 0), nullptr);  // glibc: frees
 }
 
-TEST(MallocApi, IntrospectionIsHonest) {
+TEST(MallocApiDeathTest, IntrospectionIsHonest) {
   void* big = malloc(5 << 20);
   memset(big, 1, 5 << 20);
   struct mallinfo2 info = mallinfo2();
@@ -197,7 +268,7 @@ TEST(MallocApi, IntrospectionIsHonest) {
   EXPECT_EQ(malloc_trim(0), 1);
 }
 
-TEST(OperatorNew, EveryFormAllocatesAndAligns) {
+TEST(MallocApiDeathTest, EveryFormOfOperatorNewAllocatesAndAligns) {
   struct alignas(256) Wide {
     char bytes[300];
   };
@@ -232,7 +303,7 @@ bool throws_bad_alloc(Call allocate_and_free) {
   return false;
 }
 
-TEST(OperatorNew, FailureThrowsBadAllocOrReturnsNull) {
+TEST(MallocApiDeathTest, OperatorNewFailureThrowsBadAllocOrReturnsNull) {
   EXPECT_TRUE(throws_bad_alloc([] { ::operator delete(::operator new(SIZE_MAX - 100)); }));
   EXPECT_TRUE(throws_bad_alloc([] {
     ::operator delete[](::operator new[](size_t{1} << 62, std::align_val_t{64}), std::align_val_t{64});
@@ -247,78 +318,12 @@ void releasing_handler() {
   if (++g_handler_calls >= 2) std::set_new_handler(nullptr);
 }
 
-TEST(OperatorNew, TheNewHandlerRunsUntilItGivesUp) {
+TEST(MallocApiDeathTest, TheNewHandlerRunsUntilItGivesUp) {
   g_handler_calls = 0;
   std::set_new_handler(releasing_handler);
   EXPECT_TRUE(throws_bad_alloc([] { ::operator delete(::operator new(SIZE_MAX - 100)); }));
   EXPECT_EQ(g_handler_calls, 2);
   std::set_new_handler(nullptr);
-}
-
-// Misuse dies with one line naming the problem and the pointer (death tests fork a child).
-// The blocks are of sizes nothing else here uses, so that GoogleTest's own allocations in
-// the child do not take them back off the free list before the second free.
-TEST(MisuseDeathTest, InteriorReallocAndCorruptedHeader) {
-  // free() of foreign, interior and misaligned pointers: misuse_probes_test.
-  auto* p = static_cast<char*>(malloc(100));
-  memset(p, 0, 100);
-  EXPECT_DEATH(free(realloc(p + 48, 10)), "libfreebump: realloc\\(\\): invalid pointer");
-  // A stray write into the header tag (through an address the compiler cannot bound), made in
-  // the child only: the parent's heap stays sound.
-  char* header = reinterpret_cast<char*>(addr(p) - 8);
-  EXPECT_DEATH(
-      {
-        header[5] ^= 0x10;
-        free(p);
-      },
-      "libfreebump: free\\(\\): corrupted header tag");
-  free(p);
-}
-
-TEST(MisuseDeathTest, DoubleFreeOfAHugeBlock) {
-  void* p = malloc(3 << 20);
-  free(p);  // kept in the huge-mapping cache
-  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
-}
-
-TEST(MisuseDeathTest, DoubleFreeOfAHugeBlockWhoseMappingIsGone) {
-  // Larger than the whole huge-mapping cache (64 MiB): unmapped when freed.
-  void* p = malloc(64 << 20);
-  free(p);
-  EXPECT_DEATH(free(p), "^libfreebump: free\\(\\): double free \\(pointer 0x[0-9a-f]+\\)\n$");
-  EXPECT_DEATH(malloc_usable_size(p), "^libfreebump: malloc_usable_size\\(\\): double free");
-  EXPECT_DEATH(free(realloc(p, 100 << 20)), "^libfreebump: realloc\\(\\): double free");
-  void* aligned = nullptr;
-  ASSERT_EQ(posix_memalign(&aligned, 1 << 20, 70 << 20), 0);
-  free(aligned);
-  EXPECT_DEATH(free(aligned), "^libfreebump: free\\(\\): double free");
-}
-
-TEST(MisuseDeathTest, PointersIntoNoMappingOfOursAreNotRead) {
-  // A page nobody may read and a page that is not mapped: reading a tag in either faults, so
-  // a diagnostic proves it was not read.
-  auto* pages = static_cast<char*>(mmap(nullptr, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(pages, MAP_FAILED);
-  ASSERT_EQ(munmap(pages + 4096, 4096), 0);
-  for (char* page : {pages, pages + 4096}) {
-    EXPECT_DEATH(free(page + 16), "^libfreebump: free\\(\\): invalid pointer \\(pointer 0x[0-9a-f]+\\)\n$");
-    EXPECT_DEATH(free(page + 4096 - 16), "^libfreebump: free\\(\\): invalid pointer");
-    EXPECT_DEATH(free(realloc(page + 64, 100)), "^libfreebump: realloc\\(\\): invalid pointer");
-    EXPECT_DEATH(malloc_usable_size(page + 32), "^libfreebump: malloc_usable_size\\(\\): invalid pointer");
-  }
-  munmap(pages, 4096);
-  munmap(pages + 2 * 4096, 4096);
-}
-
-TEST(MisuseDeathTest, DoubleDelete) {
-  struct Big {
-    char bytes[20000];
-  };
-  // Through a volatile pointer: a new-expression whose result does not escape may be elided.
-  Big* volatile p = new Big;
-  delete p;
-  // The checked flavour names the form of delete (it checks the block's origin).
-  EXPECT_DEATH(delete p, "libfreebump: (free|operator delete)\\(\\): double free");
 }
 
 }  // namespace
