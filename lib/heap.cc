@@ -341,7 +341,12 @@ HeapError FreeingBumpHeap::find_live_block(uintptr_t payload, LiveBlock* block) 
 HeapError FreeingBumpHeap::classify_bad_tag(uintptr_t header, uint64_t tag) const {
   const DecodedTag decoded = codec_.decode(header, tag);
   if (decoded.check_ok) {
-    return decoded.kind == TagKind::kFree ? HeapError::kDoubleFree : HeapError::kInvalidPointer;
+    if (decoded.kind == TagKind::kFree) return HeapError::kDoubleFree;
+    // A USED tag with an origin no allocation writes is damage that passed the check: eight
+    // equal bytes do wherever the check's address term is 0 (the heap's first slot).
+    const uint64_t origins = kChecked ? kNumOrigins : 1;
+    return decoded.kind == TagKind::kUsed && decoded.value >= origins ? HeapError::kCorruptHeader
+                                                                      : HeapError::kInvalidPointer;
   }
   // A well-formed kind with a wrong check is a damaged tag; anything else never was one.
   return decoded.kind == TagKind::kInvalid ? HeapError::kInvalidPointer

@@ -213,7 +213,11 @@ HeapError CentralPool::give_to(FreeingBumpHeap& heap, unsigned order, uint64_t m
     }
     return HeapError::kNone;
   }
-  if (__atomic_load_n(&reserve_blocks_[order], __ATOMIC_RELAXED) == 0) return split_reserve_block(heap, order, max_blocks);
+  if (__atomic_load_n(&reserve_blocks_[order], __ATOMIC_RELAXED) == 0) {
+    const HeapError error = split_reserve_block(heap, order, max_blocks);
+    if (error != HeapError::kNone || heap.free_count(order) != 0 || !move_larger_chain_to_reserve(order)) return error;
+    return split_reserve_block(heap, order, max_blocks);
+  }
   FreeChain chain;
   {
     LockGuard guard(reserve_lock_);
@@ -255,6 +259,29 @@ HeapError CentralPool::split_reserve_block(FreeingBumpHeap& heap, unsigned order
   note_reserve_counts_locked();
   count_free_bytes(static_cast<int64_t>(reserve_bytes_locked() - before));
   return error;
+}
+
+// The newest chain of the smallest larger order within kSplitOrders that has one joins the
+// reserve, for split_reserve_block to cut: when no merge comes (heaps find bump space in spare
+// regions), memory freed in one class still serves the classes below it before fresh memory
+// does. Takes the reserve's lock, then the shelf's (the pool's lock order).
+bool CentralPool::move_larger_chain_to_reserve(unsigned order) {
+  const unsigned last = order + kSplitOrders < kNumOrders ? order + kSplitOrders : kNumOrders - 1;
+  for (unsigned larger = order + 1; larger <= last; ++larger) {
+    Shelf& shelf = shelves_[larger];
+    if (__atomic_load_n(&shelf.blocks, __ATOMIC_RELAXED) == 0) continue;
+    LockGuard guard(reserve_lock_);
+    StampedChain newest{};
+    {
+      LockGuard shelf_guard(shelf.lock);
+      if (shelf.chains.empty()) continue;
+      newest = shelf.chains.pop_newest();
+      __atomic_store_n(&shelf.blocks, shelf.blocks - newest.chain.count, __ATOMIC_RELAXED);
+    }
+    add_to_reserve_locked(larger, newest.chain, newest.given_ms);
+    return true;
+  }
+  return false;
 }
 
 HeapError CentralPool::take_all_from(FreeingBumpHeap& heap) {

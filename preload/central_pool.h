@@ -134,6 +134,7 @@ class CentralPool final : public MemorySource {
 
   void give_chain(unsigned order, const FreeChain& chain, uint64_t now_ms);
   HeapError split_reserve_block(FreeingBumpHeap& heap, unsigned order, uint64_t max_blocks);
+  bool move_larger_chain_to_reserve(unsigned order);
   Span take_spare_region_locked(uint64_t min_bytes);
   Span take_reserve_region_locked(uint64_t min_bytes);
   bool merge_due_locked() const;

@@ -1,6 +1,7 @@
 #include "preload/linux_source.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/random.h>
@@ -213,12 +214,45 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
   const uint64_t length = round_up(bytes, kPageBytes);
   // A huge block's tag is measured from the heap's base, which must exist first.
   if (length < bytes || (base() == 0 && !start())) return Span{};
+  {
+    LockGuard guard(huge_lock_);
+    // Room to record the block first: a huge block the registry does not know would be
+    // refused when freed.
+    if (!huge_registry_.reserve_room(*this)) return Span{};
+  }
+  const Span block = obtain_huge(length, zeroed);
+  if (!block.empty()) hide_from_program(block.begin, block.end - block.begin);
+  LockGuard guard(huge_lock_);
+  if (block.empty()) {
+    huge_registry_.release_room();
+  } else {
+    huge_registry_.add_live(block);
+  }
+  return block;
+}
+
+// Memory for a huge block of `length` bytes (whole pages): an extent of the arena, or a
+// mapping of its own.
+Span LinuxSource::obtain_huge(uint64_t length, bool* zeroed) {
+  if (length <= kLargestExtent) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      {
+        LockGuard guard(huge_lock_);
+        const uint64_t mapped = arena_.mapped_bytes();
+        const Span extent = arena_.take(length, now_ms(), zeroed);
+        huge_mapped_bytes_ += arena_.mapped_bytes() - mapped;
+        note_mapped_locked();
+        if (!extent.empty()) return extent;
+      }
+      // At an address-space limit the cached mappings and free extents count too: they go
+      // first.
+      if (drop_huge_cache() == 0) break;
+    }
+    return Span{};
+  }
   Span reused{};
   {
     LockGuard guard(huge_lock_);
-    // Room to record the mapping first: a huge block the registry does not know would be
-    // refused when freed.
-    if (!huge_registry_.reserve_room(*this)) return Span{};
     // The smallest cached mapping that fits and is at most kHugeReuseRatio times the request
     // is taken whole: its pages are already faulted in, and cutting it down would only fault
     // them in again for the next, bigger request (glibc's heap keeps such memory too). Else
@@ -265,13 +299,6 @@ Span LinuxSource::map_huge(uint64_t bytes, bool* zeroed) {
       note_mapped_locked();
     }
   }
-  if (!mapping.empty()) hide_from_program(mapping.begin, mapping.end - mapping.begin);
-  LockGuard guard(huge_lock_);
-  if (mapping.empty()) {
-    huge_registry_.release_room();
-  } else {
-    huge_registry_.add_live(mapping);
-  }
   return mapping;
 }
 
@@ -280,7 +307,21 @@ void LinuxSource::unmap_huge(Span mapping) {
     LockGuard guard(huge_lock_);
     huge_registry_.mark_freed(mapping);
   }
-  release_mapping(mapping);
+  release_huge(mapping);
+}
+
+// A freed huge block (recorded as such): an extent back to the arena, a mapping to the cache.
+void LinuxSource::release_huge(Span block) {
+  if (block.end - block.begin > kLargestExtent) return release_mapping(block);
+  LockGuard guard(huge_lock_);
+  give_extent_locked(block);
+}
+
+void LinuxSource::give_extent_locked(Span extent) {
+  const uint64_t mapped = arena_.mapped_bytes();
+  arena_.give(extent, now_ms());
+  huge_mapped_bytes_ -= mapped - arena_.mapped_bytes();  // unmapped if it could not be recorded
+  returned_bytes_ += mapped - arena_.mapped_bytes();
 }
 
 // A freed mapping (recorded as such) goes to the cache if there is room, else to the kernel.
@@ -305,11 +346,13 @@ void LinuxSource::release_mapping(Span mapping) {
 }
 
 Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
+  const uint64_t length = round_up(bytes, kPageBytes);
+  if (length < bytes) return Span{};
   {
     LockGuard guard(huge_lock_);
     if (!huge_registry_.reserve_room(*this)) return Span{};  // a move records one more
   }
-  const Span resized = remap(mapping, bytes);
+  const Span resized = resize_huge(mapping, length);
   LockGuard guard(huge_lock_);
   if (resized.empty()) {
     huge_registry_.release_room();
@@ -317,6 +360,30 @@ Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
     huge_registry_.resize_live(mapping, resized);
   }
   return resized;
+}
+
+// A mapping stays one (mremap); an extent shrinks in place, or grows into the free extent
+// after it; else the block moves, into the arena or out of it, by copying.
+Span LinuxSource::resize_huge(Span block, uint64_t length) {
+  const uint64_t old_length = block.end - block.begin;
+  if (old_length > kLargestExtent && length > kLargestExtent) return remap(block, length);
+  if (old_length <= kLargestExtent && length <= kLargestExtent) {
+    LockGuard guard(huge_lock_);
+    const Span resized{block.begin, block.begin + static_cast<uintptr_t>(length)};
+    if (length <= old_length) {
+      if (length < old_length) give_extent_locked(Span{resized.end, block.end});
+      return resized;
+    }
+    if (arena_.extend(block, length - old_length)) return resized;
+  }
+  bool zeroed = false;
+  const Span moved = obtain_huge(length, &zeroed);
+  if (moved.empty()) return Span{};
+  hide_from_program(moved.begin, moved.end - moved.begin);
+  memcpy(reinterpret_cast<void*>(moved.begin), reinterpret_cast<const void*>(block.begin),
+         length < old_length ? length : old_length);
+  release_huge(block);
+  return moved;
 }
 
 Span LinuxSource::remap(Span mapping, uint64_t bytes) {
@@ -393,14 +460,28 @@ uint64_t LinuxSource::drop_cached_since(uint64_t cached_ms) {
       released += dropped[slot].end - dropped[slot].begin;
     }
     huge_cached_bytes_ -= released;
-    huge_mapped_bytes_ -= released;
-    returned_bytes_ += released;
+    const uint64_t extents = arena_.release_idle(cached_ms);
+    huge_mapped_bytes_ -= released + extents;
+    returned_bytes_ += released + extents;
+    released += extents;
   }
   ErrnoKeeper keep_errno;
   for (const Span& mapping : dropped) {
     if (!mapping.empty()) munmap(reinterpret_cast<void*>(mapping.begin), mapping.end - mapping.begin);
   }
   return released;
+}
+
+Span LinuxSource::map_pages(uint64_t bytes) {
+  ErrnoKeeper keep_errno;
+  void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (at == MAP_FAILED) return Span{};
+  return Span{reinterpret_cast<uintptr_t>(at), reinterpret_cast<uintptr_t>(at) + static_cast<uintptr_t>(bytes)};
+}
+
+void LinuxSource::unmap_pages(Span span) {
+  ErrnoKeeper keep_errno;
+  munmap(reinterpret_cast<void*>(span.begin), span.end - span.begin);
 }
 
 LinuxSourceStats LinuxSource::stats() {
@@ -410,7 +491,7 @@ LinuxSourceStats LinuxSource::stats() {
                           static_cast<uint64_t>(range_count_),
                           handed_out_bytes_,
                           huge_mapped_bytes_,
-                          huge_cached_bytes_,
+                          huge_cached_bytes_ + arena_.free_bytes(),
                           peak_mapped_,
                           returned_bytes_};
 }

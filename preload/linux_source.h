@@ -10,14 +10,16 @@
 //   first run through high_water() and the other ranges through owner_of().
 // - Every thread's heap bumps through chunks of these ranges, so all blocks share one base
 //   for their tags.
-// - Huge blocks (above kHugeThreshold) are mappings of their own, each recorded (live, then
-//   freed: huge_registry.h) so that owner_of() can judge a pointer without reading it. Freed
-//   ones are kept in a small cache and handed out again for a request of about the same size,
-//   as glibc reuses memory for repeated large allocations instead of paying mmap and page
-//   faults each time; when address space runs out, the cache goes first, and a mapping that
-//   nobody has reused for a while (the pool's idle time) goes too: a program that freed a
+// - Huge blocks (above kHugeThreshold) are whole pages, each recorded (live, then freed:
+//   huge_registry.h) so that owner_of() can judge a pointer without reading it. Up to
+//   kLargestExtent they are extents of an arena (extent_arena.h), whose freed extents join
+//   their neighbours and serve the next request of any size that fits, as glibc's heap serves
+//   repeated large allocations instead of paying mmap and page faults each time. Larger ones
+//   are mappings of their own, freed ones kept in a small cache for a request of about the
+//   same size. When address space runs out, free extents and cached mappings go first, and
+//   those nobody has reused for a while (the pool's idle time) go too: a program that freed a
 //   large buffer in one phase does not keep its pages through the next.
-// - Memory goes back to the kernel through munmap (huge blocks beyond the cache) and
+// - Memory goes back to the kernel through munmap (idle extents, huge mappings beyond the cache) and
 //   madvise(MADV_DONTNEED) on the page-aligned inside of large free blocks (discard()).
 //
 // Thread-safe; every system call keeps the caller's errno. Nothing here knows of the layers
@@ -27,6 +29,7 @@
 
 #include <stdint.h>
 
+#include "preload/extent_arena.h"
 #include "preload/huge_registry.h"
 #include "preload/lock.h"
 #include "preload/platform.h"
@@ -43,13 +46,16 @@ struct LinuxSourceStats {
   uint64_t returned;       // bytes given back with munmap or madvise, in total
 };
 
-class LinuxSource final : public Platform {
+class LinuxSource final : public Platform, private ExtentPages {
  public:
-  // Requests above 1 MiB get a mapping of their own: page granularity wastes less than a
-  // power-of-two block there, and glibc's dynamic mmap threshold ends up in this range too.
-  static constexpr uint64_t kHugeThreshold = uint64_t{1} << 20;
+  // Requests above 64 KiB are huge blocks, whole pages each: extents of the arena up to
+  // kLargestExtent (extent_arena.h: freed ones join their neighbours and serve any size, with
+  // no system call and no page fault), mappings of their own above it. glibc's dynamic mmap
+  // threshold stops rising at the same 32 MiB (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit).
+  static constexpr uint64_t kHugeThreshold = uint64_t{64} << 10;
+  static constexpr uint64_t kLargestExtent = uint64_t{32} << 20;
 
-  constexpr LinuxSource() : Platform(kHugeThreshold, true) {}
+  constexpr LinuxSource() : Platform(kHugeThreshold, true), arena_(this) {}
 
   // Maps the heap's first range (its base); false if no address space can be had. Idempotent.
   bool start();
@@ -103,7 +109,14 @@ class LinuxSource final : public Platform {
   void note_mapped_locked();
   // mremap without the registry (the caller records the result).
   Span remap(Span mapping, uint64_t bytes);
+  Span obtain_huge(uint64_t length, bool* zeroed);
+  Span resize_huge(Span block, uint64_t length);
+  void release_huge(Span block);
+  void give_extent_locked(Span extent);
   void release_mapping(Span mapping);
+  // ExtentPages: the arena's mappings.
+  Span map_pages(uint64_t bytes) override;
+  void unmap_pages(Span span) override;
   uint64_t drop_cached_since(uint64_t cached_ms);
 
   Lock grow_lock_;
@@ -117,6 +130,7 @@ class LinuxSource final : public Platform {
   Span huge_cache_[kHugeCacheSlots] = {};
   uint64_t huge_cached_ms_[kHugeCacheSlots] = {};  // when each went into the cache
   uint64_t huge_cached_bytes_ = 0;
+  ExtentArena arena_;  // under huge_lock_
   uint64_t heap_mapped_bytes_ = 0;  // under huge_lock_, for the peak
   uint64_t huge_mapped_bytes_ = 0;
   uint64_t peak_mapped_ = 0;

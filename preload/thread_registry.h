@@ -14,9 +14,13 @@
 namespace freebump {
 
 // A thread keeps up to 64 KiB of free blocks per doubling of sizes, shared by its classes (at
-// least 4 blocks per class, at most 1024), and gives half of a class's bound to the central
-// pool at a time. Per class, not per doubling, four classes would cache four times the bytes.
+// least kMinCachedBlocks per class, at most 1024), and gives half of a class's bound to the
+// central pool at a time. Per class, not per doubling, four classes would cache four times the
+// bytes. Two blocks suffice for the large classes: in the pool, freed large blocks serve other
+// threads and are cut for smaller classes, where in a thread's cache they wait for its own
+// requests of their exact size.
 inline constexpr uint64_t kCacheBytesPerOrder = (uint64_t{64} << 10) / kClassesPerDoubling;
+inline constexpr uint64_t kMinCachedBlocks = 2;
 
 struct CacheLimits {
   uint64_t blocks[kNumOrders];
@@ -27,7 +31,7 @@ constexpr CacheLimits make_cache_limits() {
   CacheLimits limits{};
   for (unsigned order = 0; order < kNumOrders; ++order) {
     const uint64_t blocks = kCacheBytesPerOrder / block_bytes(order);
-    limits.blocks[order] = blocks < 4 ? 4 : blocks > 1024 ? 1024 : blocks;
+    limits.blocks[order] = blocks < kMinCachedBlocks ? kMinCachedBlocks : blocks > 1024 ? 1024 : blocks;
   }
   return limits;
 }

@@ -192,6 +192,19 @@ TEST(Heap, ForeignAndInteriorPointersAreRejected) {
   EXPECT_EQ(h.heap().free(p), HeapError::kNone);
 }
 
+// Eight equal bytes over the first block's header (an underflow, a memset from below): at
+// the heap's first slot the check's address term is 0, so the check itself passes for any
+// such pattern, and the tag decodes as USED with an origin no allocation writes.
+TEST(Heap, EqualBytesOverTheFirstHeaderAreACorruptedHeader) {
+  for (const uint8_t byte : {0x41, 0x09, 0xF9}) {
+    BufferHeap h(4096);
+    void* p = h.heap().allocate(64);
+    ASSERT_EQ(addr(p) - 8, h.base() + 8);  // the first slot
+    memset(reinterpret_cast<void*>(addr(p) - 8), byte, 8);
+    EXPECT_EQ(h.heap().free(p), HeapError::kCorruptHeader) << "byte " << int{byte};
+  }
+}
+
 TEST(Heap, EveryBitFlipInAUsedHeaderIsDetected) {
   BufferHeap h(4096);
   void* p = h.heap().allocate(50);

@@ -244,6 +244,37 @@ TEST_F(PoolTest, ARefillSplitsTheSmallestLargerBlockOfTheReserve) {
   EXPECT_EQ(platform_.handed_out(), handed_out);
 }
 
+// Without a merge or idle time, freed blocks of a larger order sit in chains: a dry list of a
+// smaller order is still served by cutting one of them, not by fresh memory.
+TEST_F(PoolTest, ARefillCutsABlockOfALargerOrdersChain) {
+  FreeingBumpHeap giver(&pool_), taker(&pool_);
+  const unsigned large = order_for_size(30000), small = order_for_size(8000);
+  const std::vector<void*> large_blocks = allocate(giver, 30000, 1);
+  free_all(giver, large_blocks);
+#if FREEBUMP_CHECKED
+  ASSERT_EQ(giver.release_quarantine(), HeapError::kNone);  // onto the list, poisoned
+#endif
+  give_list(giver, large);
+  ASSERT_EQ(pool_.stats().chained_blocks[large], 1u);
+  ASSERT_EQ(pool_.stats().reserve_blocks[large], 0u);
+  const uint64_t handed_out = platform_.handed_out();
+  // A much smaller order (beyond the cut's reach of 16 times the size) leaves it whole.
+  const unsigned tiny = order_for_size(16);
+  ASSERT_EQ(pool_.give_to(taker, tiny, 1), HeapError::kNone);
+  EXPECT_EQ(taker.free_count(tiny), 0u);
+  EXPECT_EQ(pool_.stats().chained_blocks[large], 1u);
+
+  ASSERT_EQ(pool_.give_to(taker, small, 1), HeapError::kNone);
+  ASSERT_EQ(taker.free_count(small), 1u);
+  EXPECT_EQ(taker.allocate(8000), large_blocks[0]);
+  EXPECT_EQ(pool_blocks(large), 0u);
+  // The rest of the cut block is free in the reserve, in smaller blocks.
+  uint64_t rest = 0;
+  for (unsigned order = 0; order < kNumOrders; ++order) rest += pool_.stats().reserve_blocks[order] * block_bytes(order);
+  EXPECT_GE(rest, block_bytes(large) - block_bytes(small) - 16);
+  EXPECT_EQ(platform_.handed_out(), handed_out);
+}
+
 // The platform's own idle memory (cached huge mappings) goes back on the pool's idle check.
 TEST_F(PoolTest, ThePlatformIsAskedForItsIdleMemoryToo) {
   FreeingBumpHeap heap(&pool_);

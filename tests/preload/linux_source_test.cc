@@ -111,7 +111,7 @@ TEST(LinuxSource, ACachedMappingNobodyReusesGoesBackWhenIdle) {
   static LinuxSource source;
   ASSERT_TRUE(source.start());
   bool zeroed = false;
-  const Span mapping = source.map_huge(3 * kMiB, &zeroed);
+  const Span mapping = source.map_huge(LinuxSource::kLargestExtent + 3 * kMiB, &zeroed);
   ASSERT_FALSE(mapping.empty());
   memset(reinterpret_cast<void*>(mapping.begin), 1, mapping.end - mapping.begin);
   const uint64_t before = source.now_ms();
@@ -124,10 +124,48 @@ TEST(LinuxSource, ACachedMappingNobodyReusesGoesBackWhenIdle) {
   EXPECT_EQ(source.stats().huge_mapped, 0u);
   EXPECT_EQ(source.owner_of(mapping.begin + 8, 8), Ownership::kFreedHuge);
   // A new request maps afresh (zeroed), as no cached mapping is left.
-  const Span again = source.map_huge(3 * kMiB, &zeroed);
+  const Span again = source.map_huge(LinuxSource::kLargestExtent + 3 * kMiB, &zeroed);
   EXPECT_TRUE(zeroed);
   source.unmap_huge(again);
   EXPECT_GT(source.drop_huge_cache(), 0u);
+}
+
+// Huge blocks up to kLargestExtent are extents cut from a larger mapping: a freed one joins
+// the free rest of its mapping, serves the next request that fits (not zeroed any more), and
+// goes back once idle, as a cached mapping does.
+TEST(LinuxSource, AFreedExtentServesAgainThenGoesBackWhenIdle) {
+  static LinuxSource source;
+  ASSERT_TRUE(source.start());
+  bool zeroed = false;
+  const Span extent = source.map_huge(3 * kMiB, &zeroed);
+  ASSERT_FALSE(extent.empty());
+  EXPECT_TRUE(zeroed);
+  EXPECT_EQ(extent.end - extent.begin, 3 * kMiB);
+  EXPECT_EQ(source.stats().huge_mapped, ExtentArena::kChunkBytes);
+  EXPECT_EQ(source.stats().huge_cached, ExtentArena::kChunkBytes - 3 * kMiB);
+  memset(reinterpret_cast<void*>(extent.begin), 1, extent.end - extent.begin);
+  source.unmap_huge(extent);
+  EXPECT_EQ(source.stats().huge_cached, ExtentArena::kChunkBytes);
+  EXPECT_EQ(source.owner_of(extent.begin + 8, 8), Ownership::kFreedHuge);
+
+  const Span again = source.map_huge(2 * kMiB, &zeroed);
+  EXPECT_EQ(again.begin, extent.begin);
+  EXPECT_FALSE(zeroed);
+  EXPECT_EQ(source.owner_of(again.begin + 8, 8), Ownership::kLiveHuge);
+  // Grown in place into the free extent after it, then shrunk back.
+  const Span grown = source.remap_huge(again, 3 * kMiB);
+  EXPECT_EQ(grown.begin, again.begin);
+  EXPECT_EQ(grown.end - grown.begin, 3 * kMiB);
+  const Span shrunk = source.remap_huge(grown, kMiB);
+  EXPECT_EQ(shrunk.begin, again.begin);
+  EXPECT_EQ(source.stats().huge_cached, ExtentArena::kChunkBytes - kMiB);
+
+  const uint64_t before = source.now_ms();
+  source.unmap_huge(shrunk);
+  EXPECT_EQ(source.release_idle(before > 0 ? before - 1 : 0), 0u);  // freed after that: stays
+  EXPECT_EQ(source.release_idle(source.now_ms()), ExtentArena::kChunkBytes);
+  EXPECT_EQ(source.stats().huge_mapped, 0u);
+  EXPECT_EQ(source.owner_of(extent.begin + 8, 8), Ownership::kFreedHuge);
 }
 
 // The heap's base in a forked child, with address randomisation off or on; 0 on failure.

@@ -70,7 +70,7 @@ TEST(MemoryReturn, TrimGivesBackFreedBlocksOfEverySize) {
 TEST(MemoryReturn, IdleMemoryGoesBackOnItsOwn) {
   // Calls that reach the pool: more blocks of one size than a thread caches.
   const auto reach_the_pool = [] {
-    std::vector<void*> blocks = allocate_written(300000, 3 * kMiB);
+    std::vector<void*> blocks = allocate_written(30000, 3 * kMiB);
     free_all(blocks);
   };
   malloc_trim(0);
@@ -81,6 +81,16 @@ TEST(MemoryReturn, IdleMemoryGoesBackOnItsOwn) {
   reach_the_pool();  // within the second: nothing goes back
   EXPECT_GT(resident_bytes(), baseline + 40 * kMiB);
 
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  reach_the_pool();
+  EXPECT_LT(resident_bytes(), baseline + 10 * kMiB);
+
+  // Freed huge blocks of the extent arena too.
+  blocks = allocate_written(200000, 48 * kMiB);
+  free_all(blocks);
+  EXPECT_GT(resident_bytes(), baseline + 40 * kMiB);
+  reach_the_pool();
+  EXPECT_GT(resident_bytes(), baseline + 40 * kMiB);
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   reach_the_pool();
   EXPECT_LT(resident_bytes(), baseline + 10 * kMiB);
