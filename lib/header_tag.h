@@ -161,6 +161,17 @@ class TagCodec {
   static constexpr uint64_t fold(uint64_t low48) {
     return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
   }
+  // where(header) from the header's slot, (header - base) >> 4.
+  constexpr uint64_t where_of_slot(uint64_t slot) const {
+    return kTagChecks ? ((slot ^ key_) * kTagCheckMultiplier) >> kTagCheckShift : 0;
+  }
+  // A FREE tag's link to a header (0 for none), and the link to the header of a slot.
+  constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / 8; }
+  static constexpr uint64_t link_of_slot(uint64_t slot) { return 2 * slot + 1; }
+  // A FREE tag from a precomputed where(header) and the link it holds.
+  static constexpr uint64_t free_at_link(uint64_t where, unsigned order, uint64_t link) {
+    return seal_with(where, fields(TagKind::kFree, order & kTagOrderMask, link));
+  }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
     return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));

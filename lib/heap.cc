@@ -96,7 +96,7 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   refresh_known_high_water();
-  if (free_heads_[order] != 0) {
+  if (head(order) != 0) {
 #if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
     if (void* payload = try_pop(order)) return payload;
 #endif
@@ -134,17 +134,17 @@ void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
 }
 
 void* FreeingBumpHeap::pop_free(unsigned order) {
-  const uintptr_t header = free_heads_[order];
+  const uintptr_t header = head(order);
   const uint64_t tag = load_tag(header);
   const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
   // Re-encoding the tag we expect checks kind, order, link and check in one comparison.
   if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
     // Abandon the damaged list so that the heap stays usable for whoever reports this.
-    free_heads_[order] = 0;
+    set_head(order, 0);
     FREEBUMP_COUNT(stats_.orders[order].free = 0);
     return fail(HeapError::kCorruptFreeList);
   }
-  free_heads_[order] = next;
+  set_head(order, next);
   FREEBUMP_COUNT(stats_.orders[order].free--);
 #if FREEBUMP_CHECKED
   // The block stays off the list (its memory is lost), the rest of the list serves on.
@@ -354,14 +354,14 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
                                             FreeChain* chain) {
   init_codec();
   *chain = FreeChain{};
-  uintptr_t header = free_heads_[order];
+  uintptr_t header = head(order);
   uintptr_t tail = 0;
   uint64_t count = 0;
   while (header != 0 && count < max_count) {
     const uint64_t tag = load_tag(header);
     const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
     if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
-      free_heads_[order] = 0;
+      set_head(order, 0);
       FREEBUMP_COUNT(stats_.orders[order].free = 0);
       return HeapError::kCorruptFreeList;
     }
@@ -370,9 +370,9 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
     count++;
   }
   if (count == 0) return HeapError::kNone;
-  *chain = FreeChain{free_heads_[order], tail, count};
+  *chain = FreeChain{head(order), tail, count};
   store_tag(tail, codec_.free(tail, order, 0));
-  free_heads_[order] = header;
+  set_head(order, header);
   FREEBUMP_COUNT(stats_.orders[order].free -= count);
   return HeapError::kNone;
 }
@@ -380,8 +380,8 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
 void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
   if (chain.count == 0) return;
   init_codec();
-  store_tag(chain.tail, codec_.free(chain.tail, order, free_heads_[order]));
-  free_heads_[order] = chain.head;
+  store_tag(chain.tail, codec_.free(chain.tail, order, head(order)));
+  set_head(order, chain.head);
   FREEBUMP_COUNT(stats_.orders[order].free += chain.count);
 }
 

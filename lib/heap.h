@@ -237,18 +237,21 @@ class FreeingBumpHeap {
   // The head of an order's free list, or nullptr when the list is empty or its head does
   // not check out (allocate() then bumps, or reports the damage).
   FREEBUMP_FAST_PATH void* try_pop(unsigned order) {
-    const uintptr_t header = free_heads_[order];
-    if (header == 0) return nullptr;
+    const uint64_t link = free_links_[order];
+    if (link == 0) return nullptr;
+    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * 8);
     const uint64_t tag = load_tag(header);
-    const uint64_t where = codec_.where(header);
-    const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
-    if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_known_heap(next)), 0)) {
+    const uint64_t where = codec_.where_of_slot(link >> 1);
+    const uint64_t next = TagCodec::value_of(tag);
+    // The next link need only lie below the known heap for its tag to be readable; its
+    // alignment is the check's business (a misaligned link never decodes).
+    if (__builtin_expect(tag != TagCodec::free_at_link(where, order, next) || next >= known_links_, 0)) {
       return nullptr;
     }
     if constexpr (kChecked) {
       if (!poison_intact(header, order)) return nullptr;
     }
-    free_heads_[order] = next;
+    free_links_[order] = next;
     FREEBUMP_COUNT(stats_.orders[order].free--);
     store_tag(header, TagCodec::used_at(where, order));
     note_allocated(order);
@@ -266,10 +269,11 @@ class FreeingBumpHeap {
   FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order, const uint64_t* list_bounds = nullptr) {
     if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
-    if (!in_known_heap(header)) return false;
+    uint64_t slot;
+    if (!in_known_heap(header, &slot)) return false;
     const uint64_t tag = load_tag(header);
     const unsigned order = TagCodec::order_of(tag);
-    const uint64_t where = codec_.where(header);
+    const uint64_t where = codec_.where_of_slot(slot);
     if (tag != TagCodec::used_at(where, order)) return false;
 #if FREEBUMP_HEAP_STATS
     if (list_bounds != nullptr && free_count(order) >= list_bounds[order]) return false;
@@ -279,8 +283,8 @@ class FreeingBumpHeap {
     *freed_order = order;
     FREEBUMP_COUNT(stats_.orders[order].live--);
     FREEBUMP_COUNT(stats_.bytes_in_use -= kBlockBytes.bytes[order]);
-    store_tag(header, codec_.free_at(where, order, free_heads_[order]));
-    free_heads_[order] = header;
+    store_tag(header, TagCodec::free_at_link(where, order, free_links_[order]));
+    free_links_[order] = TagCodec::link_of_slot(slot);
     FREEBUMP_COUNT(stats_.orders[order].free++);
     return true;
   }
@@ -312,7 +316,7 @@ class FreeingBumpHeap {
   // Calls visit(header) for each block on an order's free list, most recently freed first.
   template <class Visitor>
   void for_each_free_block(unsigned order, Visitor visit) const {
-    for (uintptr_t header = free_heads_[order]; header != 0;) {
+    for (uintptr_t header = head(order); header != 0;) {
       const DecodedTag tag = codec_.decode(header, load_tag(header));
       if (!tag.check_ok || tag.kind != TagKind::kFree) return;
       visit(header);
@@ -325,7 +329,7 @@ class FreeingBumpHeap {
   // For heap checkers and dumps (tests/fuzz/heap_checker.h): the header at the front of an
   // order's free list (0: empty), and the bump region, from the header of the next block it
   // cuts (0: none yet) to the end of its span.
-  uintptr_t free_list_head(unsigned order) const { return free_heads_[order]; }
+  uintptr_t free_list_head(unsigned order) const { return head(order); }
   uintptr_t bump_pointer() const { return bump_; }
   uintptr_t bump_end() const { return bump_end_; }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
@@ -397,17 +401,21 @@ class FreeingBumpHeap {
 #endif
   }
   // As in_heap, against this heap's snapshot of the high water (no reach through source_);
-  // a block above the snapshot takes the slow path, which refreshes it.
-  // One unsigned comparison of the offset from the first header covers both ends.
-  bool in_known_heap(uintptr_t header) const {
-    const uintptr_t offset = header - (codec_.base() + kHeaderBytes);
-    return offset < known_extent_ && (offset & (kPayloadAlignment - 1)) == 0;
+  // a block above the snapshot takes the slow path, which refreshes it. Also gives the
+  // header's slot (header = base + 16 slot + 8). One comparison covers both ends and the
+  // alignment: the offset from the first header, rotated right by 4, is the slot when the
+  // header is aligned and has its low bits on top (far beyond any extent) when it is not.
+  bool in_known_heap(uintptr_t header, uint64_t* slot) const {
+    const uint64_t offset = header - (codec_.base() + kHeaderBytes);
+    *slot = (offset >> 4) | (offset << 60);
+    return *slot < known_slots_;
   }
   void refresh_known_high_water() {
 #if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
-    const uintptr_t first_header = codec_.base() + kHeaderBytes;
     const uintptr_t high_water = source_->high_water();
-    known_extent_ = codec_.base() != 0 && high_water > first_header ? high_water - first_header : 0;
+    const bool known = codec_.base() != 0 && high_water > codec_.base();
+    known_slots_ = known ? (high_water - codec_.base()) / 16 : 0;
+    known_links_ = known ? (high_water - codec_.base()) / 8 : 0;
 #endif
   }
   Ownership locate(uintptr_t header) const;
@@ -418,8 +426,8 @@ class FreeingBumpHeap {
   void* allocate_order(unsigned order);
   void* pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order) {
-    store_tag(header, codec_.free(header, order, free_heads_[order]));
-    free_heads_[order] = header;
+    store_tag(header, codec_.free(header, order, head(order)));
+    set_head(order, header);
     FREEBUMP_COUNT(stats_.orders[order].free++);
   }
   // A block no longer in use: onto its free list, or in the checked flavour into the
@@ -485,11 +493,18 @@ class FreeingBumpHeap {
   mutable TagCodec codec_{};
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
-  uintptr_t free_heads_[kNumOrders] = {};
-  // source_->high_water() as last seen, as bytes from the first header (0 before the codec
-  // knows the base). It only rises, so everything below this snapshot is readable heap
-  // memory; the fast paths check against it.
-  uintptr_t known_extent_ = 0;
+  // Each order's free list as its first block's link, (header - base) / 8: the form a FREE
+  // tag's value holds (0: empty). The fast paths move links between the lists and the tags
+  // without converting them to addresses and back.
+  uint64_t free_links_[kNumOrders] = {};
+  uintptr_t head(unsigned order) const { return codec_.link_target(free_links_[order]); }
+  void set_head(unsigned order, uintptr_t header) { free_links_[order] = codec_.link_of(header); }
+  // source_->high_water() as last seen, in slots from the first header (whose tags lie
+  // wholly below it) and in links below it (0 before the codec knows the base). It only
+  // rises, so everything below this snapshot is readable heap memory; the fast paths check
+  // against it.
+  uint64_t known_slots_ = 0;
+  uint64_t known_links_ = 0;
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
