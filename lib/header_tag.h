@@ -169,8 +169,11 @@ class TagCodec {
   constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / 8; }
   static constexpr uint64_t link_of_slot(uint64_t slot) { return 2 * slot + 1; }
   // A FREE tag from a precomputed where(header) and the link it holds.
+  // The link is not masked: every link of a heap fits its field (that is what bounds a
+  // heap's size), and the mask would cost the free fast path two instructions.
   static constexpr uint64_t free_at_link(uint64_t where, unsigned order, uint64_t link) {
-    return seal_with(where, fields(TagKind::kFree, order & kTagOrderMask, link));
+    return seal_with(where, static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift) |
+                                (link << kTagValueShift));
   }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
