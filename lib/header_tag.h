@@ -175,6 +175,17 @@ class TagCodec {
     return seal_with(where, static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift) |
                                 (link << kTagValueShift));
   }
+  // Whether `tag` is a FREE tag of `order` for a header with this where(), whatever its
+  // link: the same test as re-encoding the tag from its link and comparing, without the
+  // re-encoding. The check is where ^ fold(low 48 bits), so the xor of a sound tag's four
+  // 16-bit lanes is where.
+  static constexpr bool is_free_tag(uint64_t tag, uint64_t where, unsigned order) {
+    const uint64_t kind_and_order = static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift);
+    uint64_t lanes = tag ^ (tag >> 32);
+    lanes ^= lanes >> 16;
+    const uint64_t check_ok = kTagChecks ? (lanes ^ where) & 0xFFFF : tag >> kTagCheckShift;
+    return (check_ok | ((tag ^ kind_and_order) & ((uint64_t{1} << kTagValueShift) - 1))) == 0;
+  }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
     return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));

@@ -245,7 +245,7 @@ class FreeingBumpHeap {
     const uint64_t next = TagCodec::value_of(tag);
     // The next link need only lie below the known heap for its tag to be readable; its
     // alignment is the check's business (a misaligned link never decodes).
-    if (__builtin_expect(tag != TagCodec::free_at_link(where, order, next) || next >= known_links_, 0)) {
+    if (__builtin_expect(!TagCodec::is_free_tag(tag, where, order) || next >= known_links_, 0)) {
       return nullptr;
     }
     if constexpr (kChecked) {
