@@ -136,6 +136,9 @@ struct OrderStats {
 // per-order counts.
 struct HeapStats {
   uint64_t bytes_in_use = 0;
+  // The highest bytes_in_use reached, raised by every allocation but the fast pops of a
+  // front end that counts its peak elsewhere (try_pop<false>: the preload library's thread
+  // heaps, whose process-wide peak is counted where they publish their use).
   uint64_t peak_bytes_in_use = 0;
   uint64_t address_space = 0;  // bytes the memory source handed over
   uint64_t huge_live = 0;      // huge blocks mapped now
@@ -236,6 +239,9 @@ class FreeingBumpHeap {
 
   // The head of an order's free list, or nullptr when the list is empty or its head does
   // not check out (allocate() then bumps, or reports the damage).
+  // kCountPeak false leaves stats().peak_bytes_in_use alone (three instructions: a front
+  // end that counts its peak elsewhere).
+  template <bool kCountPeak = true>
   FREEBUMP_FAST_PATH void* try_pop(unsigned order) {
     // Callers pass orders from a table or order_for_size; saying so spares the masks that
     // keep an order inside its tag field.
@@ -257,7 +263,7 @@ class FreeingBumpHeap {
     free_links_[order] = next;
     FREEBUMP_COUNT(stats_.orders[order].free--);
     store_tag(header, TagCodec::used_at(where, order));
-    note_allocated(order);
+    note_allocated(order, kCountPeak);
     // Heap headers lie far below the top of the address space: the payload is never null,
     // which spares the caller's null check.
     if (header + kHeaderBytes == 0) __builtin_unreachable();
@@ -461,17 +467,18 @@ class FreeingBumpHeap {
 #endif
   // Defined in the checked flavour only, where it is called (heap_checked.cc).
   bool poison_intact(uintptr_t header, unsigned order) const;
-  void note_allocated(unsigned order) {
+  void note_allocated(unsigned order, bool count_peak = true) {
 #if FREEBUMP_HEAP_STATS
     OrderStats& counts = stats_.orders[order];
     counts.live++;
     counts.allocations++;
     stats_.bytes_in_use += kBlockBytes.bytes[order];
-    if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
+    if (count_peak && stats_.bytes_in_use > stats_.peak_bytes_in_use) {
       stats_.peak_bytes_in_use = stats_.bytes_in_use;
     }
 #else
     static_cast<void>(order);
+    static_cast<void>(count_peak);
 #endif
   }
   bool refill(uint64_t bytes);

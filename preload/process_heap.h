@@ -59,7 +59,9 @@ class ProcessHeap {
       if (size > LinuxSource::kHugeThreshold) return nullptr;
       order = order_for_size(size);
     }
-    return record->heap.try_pop(order);
+    // The thread heaps' own peaks are never reported (the process's peak is counted where
+    // they publish their use), so the pop leaves them alone.
+    return record->heap.try_pop<false>(order);
   }
   // The common path, inline into free: a plain block with an intact tag goes onto the
   // thread's own list while the list is within its bound. false for everything else, which
