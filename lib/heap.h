@@ -496,6 +496,11 @@ class FreeingBumpHeap {
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
   void cut_at_top(const LiveBlock& block, unsigned new_order);
 
+  // Each order's free list as its first block's link, (header - base) / 8: the form a FREE
+  // tag's value holds (0: empty). The fast paths move links between the lists and the tags
+  // without converting them to addresses and back. First in the heap, so that an order
+  // indexes the array without an offset (one instruction a path).
+  uint64_t free_links_[kNumOrders] = {};
   MemorySource* source_;
   uint64_t check_key_;
   // Filled in on first use: a source may learn its base only at run time (Linux reserves
@@ -503,10 +508,6 @@ class FreeingBumpHeap {
   mutable TagCodec codec_{};
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
-  // Each order's free list as its first block's link, (header - base) / 8: the form a FREE
-  // tag's value holds (0: empty). The fast paths move links between the lists and the tags
-  // without converting them to addresses and back.
-  uint64_t free_links_[kNumOrders] = {};
   uintptr_t head(unsigned order) const { return codec_.link_target(free_links_[order]); }
   void set_head(unsigned order, uintptr_t header) { free_links_[order] = codec_.link_of(header); }
   // source_->high_water() as last seen, in slots from the first header (whose tags lie
