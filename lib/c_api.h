@@ -8,7 +8,8 @@
 //
 //   static Heap& heap();                       // try_allocate, try_free (the inline
 //                                              // fast paths: nullptr / false sends the
-//                                              // call to the slow paths), allocate,
+//                                              // call to the slow paths; try_free
+//                                              // declines a null pointer), allocate,
 //                                              // allocate_zeroed, allocate_aligned, free,
 //                                              // reallocate, usable_size, last_error
 //   static void set_errno(int);                // a no-op where there is no errno
@@ -74,8 +75,10 @@ class CApi {
     return malloc_slow(size);
   }
 
+  // free(NULL) is not tested for here: the heap's fast path declines a null pointer (its
+  // header lies outside every heap) and the slow path returns at once, which spares every
+  // other free two instructions.
   FREEBUMP_FAST_PATH static void free(void* pointer) {
-    if (pointer == nullptr) return;
     if (__builtin_expect(Env::heap().try_free(pointer), 1)) return;
     free_slow(pointer);
   }
@@ -163,6 +166,7 @@ class CApi {
   FREEBUMP_SLOW_PATH static void* malloc_slow(size_t size) { return checked("malloc", Env::heap().allocate(size)); }
 
   FREEBUMP_SLOW_PATH static void free_slow(void* pointer) {
+    if (pointer == nullptr) return;
     const HeapError error = Env::heap().free(pointer);
     if (__builtin_expect(error != HeapError::kNone, 0)) die("free", error, pointer);
   }
