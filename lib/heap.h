@@ -279,7 +279,7 @@ class FreeingBumpHeap {
     if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
     uint64_t slot;
-    if (!in_known_heap(header, &slot)) return false;
+    if (!in_known_heap(reinterpret_cast<uintptr_t>(payload), &slot)) return false;
     const uint64_t tag = load_tag(header);
     const unsigned order = TagCodec::order_of(tag);
     const uint64_t where = codec_.where_of_slot(slot);
@@ -409,13 +409,14 @@ class FreeingBumpHeap {
     return false;
 #endif
   }
-  // As in_heap, against this heap's snapshot of the high water (no reach through source_);
-  // a block above the snapshot takes the slow path, which refreshes it. Also gives the
-  // header's slot (header = base + 16 slot + 8). One comparison covers both ends and the
-  // alignment: the offset from the first header, rotated right by 4, is the slot when the
-  // header is aligned and has its low bits on top (far beyond any extent) when it is not.
-  bool in_known_heap(uintptr_t header, uint64_t* slot) const {
-    const uint64_t offset = header - (codec_.base() + kHeaderBytes);
+  // As in_heap for the block of a payload, against this heap's snapshot of the high water
+  // (no reach through source_); a block above the snapshot takes the slow path, which
+  // refreshes it. Also gives the block's slot (header = base + 16 slot + 8). One comparison
+  // covers both ends and the alignment: the offset from the first payload, rotated right by
+  // 4, is the slot when the payload is aligned and has its low bits on top (far beyond any
+  // extent) when it is not.
+  bool in_known_heap(uintptr_t payload, uint64_t* slot) const {
+    const uint64_t offset = payload - known_first_payload_;
     *slot = (offset >> 4) | (offset << 60);
     return *slot < known_slots_;
   }
@@ -423,6 +424,7 @@ class FreeingBumpHeap {
 #if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
     const uintptr_t high_water = source_->high_water();
     const bool known = codec_.base() != 0 && high_water > codec_.base();
+    known_first_payload_ = codec_.base() + kHeaderBytes + kHeaderBytes;
     known_slots_ = known ? (high_water - codec_.base()) / 16 : 0;
     known_links_ = known ? (high_water - codec_.base()) / 8 : 0;
 #endif
@@ -511,9 +513,11 @@ class FreeingBumpHeap {
   uintptr_t head(unsigned order) const { return codec_.link_target(free_links_[order]); }
   void set_head(unsigned order, uintptr_t header) { free_links_[order] = codec_.link_of(header); }
   // source_->high_water() as last seen, in slots from the first header (whose tags lie
-  // wholly below it) and in links below it (0 before the codec knows the base). It only
+  // wholly below it) and in links below it (0 before the codec knows the base), and the
+  // first payload. It only
   // rises, so everything below this snapshot is readable heap memory; the fast paths check
   // against it.
+  uintptr_t known_first_payload_ = 0;  // base + 16 (a copy, so that free subtracts once)
   uint64_t known_slots_ = 0;
   uint64_t known_links_ = 0;
   HeapError last_error_ = HeapError::kNone;
