@@ -133,8 +133,9 @@ struct OrderStats {
 };
 
 // Substrate's figures (bytes counted as whole blocks: header and rounding included) plus
-// per-order counts.
-struct HeapStats {
+// per-order counts (HeapStats). A heap keeps these totals as they are and its per-order
+// counts in arrays of its own, from which stats() assembles a snapshot.
+struct HeapTotals {
   uint64_t bytes_in_use = 0;
   // The highest bytes_in_use reached, raised by every allocation but the fast pops of a
   // front end that counts its peak elsewhere (try_pop<false>: the preload library's thread
@@ -143,6 +144,8 @@ struct HeapStats {
   uint64_t address_space = 0;  // bytes the memory source handed over
   uint64_t huge_live = 0;      // huge blocks mapped now
   uint64_t huge_bytes = 0;     // bytes of those mappings
+};
+struct HeapStats : HeapTotals {
   OrderStats orders[kNumOrders] = {};
 
   // Bytes of all the blocks ever handed out (derived, so the fast path need not count it).
@@ -261,7 +264,7 @@ class FreeingBumpHeap {
       if (!poison_intact(header, order)) return nullptr;
     }
     free_links_[order] = next;
-    FREEBUMP_COUNT(stats_.orders[order].free--);
+    FREEBUMP_COUNT(free_counts_[order]--);
     store_tag(header, TagCodec::used_at(where, order));
     note_allocated(order, kCountPeak);
     // Heap headers lie far below the top of the address space: the payload is never null,
@@ -290,11 +293,10 @@ class FreeingBumpHeap {
     static_cast<void>(list_bounds);
 #endif
     *freed_order = order;
-    FREEBUMP_COUNT(stats_.orders[order].live--);
     FREEBUMP_COUNT(stats_.bytes_in_use -= kBlockBytes.bytes[order]);
     store_tag(header, TagCodec::free_at_link(where, order, free_links_[order]));
     free_links_[order] = TagCodec::link_of_slot(slot);
-    FREEBUMP_COUNT(stats_.orders[order].free++);
+    FREEBUMP_COUNT(free_counts_[order]++);
     return true;
   }
 
@@ -320,7 +322,7 @@ class FreeingBumpHeap {
 #if FREEBUMP_HEAP_STATS
   // Blocks on an order's free list (kept by the statistics; heaps that exchange chains with
   // others need them).
-  uint64_t free_count(unsigned order) const { return stats_.orders[order].free; }
+  uint64_t free_count(unsigned order) const { return free_counts_[order]; }
 #endif
   // Calls visit(header) for each block on an order's free list, most recently freed first.
   template <class Visitor>
@@ -370,7 +372,11 @@ class FreeingBumpHeap {
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
 #if FREEBUMP_HEAP_STATS
-  const HeapStats& stats() const { return stats_; }
+  // A snapshot: the totals and each order's counts as they are now.
+  HeapStats stats() const;
+  // The totals alone, without assembling the per-order counts (slow paths that publish
+  // the bytes in use read them at every call).
+  const HeapTotals& totals() const { return stats_; }
 #endif
   const TagCodec& codec() const {
     init_codec();
@@ -439,15 +445,37 @@ class FreeingBumpHeap {
   void push_free(uintptr_t header, unsigned order) {
     store_tag(header, codec_.free(header, order, head(order)));
     set_head(order, header);
-    FREEBUMP_COUNT(stats_.orders[order].free++);
+    FREEBUMP_COUNT(free_counts_[order]++);
+  }
+  // Counts `count` blocks of an order as joining (positive) or leaving (negative, modular)
+  // the blocks this heap accounts for, live or on its list.
+  void count_held(unsigned order, uint64_t count) {
+#if FREEBUMP_HEAP_STATS
+    held_[order] += count;
+#else
+    static_cast<void>(order);
+    static_cast<void>(count);
+#endif
+  }
+  // An order's whole list leaves the counts: dropped as damaged (its blocks are lost), or
+  // gathered for merging (they come back as carved blocks).
+  void uncount_list(unsigned order) {
+#if FREEBUMP_HEAP_STATS
+    held_[order] -= free_counts_[order];
+    free_counts_[order] = 0;
+#else
+    static_cast<void>(order);
+#endif
   }
   // A block no longer in use: onto its free list, or in the checked flavour into the
   // quarantine, poisoned, pushing the oldest waiting block onto its list. Says which order's
   // list grew (kNumOrders: none).
   HeapError release(uintptr_t header, unsigned order, unsigned* listed_order) {
-    FREEBUMP_COUNT(stats_.orders[order].live--);
     FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
 #if FREEBUMP_CHECKED
+    // In the quarantine the block is neither live nor listed; it joins the counts again
+    // when it goes onto its list.
+    count_held(order, ~uint64_t{0});
     return quarantine(header, order, listed_order);
 #else
     push_free(header, order);
@@ -471,9 +499,7 @@ class FreeingBumpHeap {
   bool poison_intact(uintptr_t header, unsigned order) const;
   void note_allocated(unsigned order, bool count_peak = true) {
 #if FREEBUMP_HEAP_STATS
-    OrderStats& counts = stats_.orders[order];
-    counts.live++;
-    counts.allocations++;
+    allocations_[order]++;
     stats_.bytes_in_use += kBlockBytes.bytes[order];
     if (count_peak && stats_.bytes_in_use > stats_.peak_bytes_in_use) {
       stats_.peak_bytes_in_use = stats_.bytes_in_use;
@@ -494,6 +520,7 @@ class FreeingBumpHeap {
     poison(header, order);
 #endif
     push_free(header, order);
+    count_held(order, 1);
   }
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
   void cut_at_top(const LiveBlock& block, unsigned new_order);
@@ -524,7 +551,16 @@ class FreeingBumpHeap {
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
 #if FREEBUMP_HEAP_STATS
-  HeapStats stats_{};
+  HeapTotals stats_{};
+  // The per-order counts the fast paths keep, in arrays of their own (an order indexes them
+  // as it indexes free_links_, without the multiply by three a row of OrderStats needs).
+  uint64_t free_counts_[kNumOrders] = {};  // blocks on each list
+  uint64_t allocations_[kNumOrders] = {};  // blocks handed out so far
+  // Blocks of each order this heap accounts for, live or on its list. A pop or a free moves
+  // a block from one to the other and leaves this alone: live = held - free, so no fast path
+  // counts live blocks. It changes where blocks come from elsewhere (the bump region,
+  // carving, other heaps' chains, a resize in place) or leave (chains, dropped lists).
+  uint64_t held_[kNumOrders] = {};
 #endif
 #if FREEBUMP_CHECKED
   // A ring of the blocks waiting to be reused (header and order), oldest first.

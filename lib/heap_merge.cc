@@ -78,8 +78,9 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
       }
       header = next;
     }
+    // The blocks leave their lists (and the counts) here and come back as carved blocks.
+    uncount_list(order);
     set_head(order, 0);
-    FREEBUMP_COUNT(stats_.orders[order].free = 0);
   }
   // Runs of blocks that follow one another become the largest blocks they can form.
   uintptr_t start = 0;
@@ -145,9 +146,10 @@ bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) 
     if (span.empty() || !adopt_span(span)) return false;
     if (block.payload_end != bump_) return false;  // The span did not follow: move instead.
   }
-  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  count_held(block.order, ~uint64_t{0});
   FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order));
   note_allocated(new_order);
+  count_held(new_order, 1);
   store_tag(block.header, codec_.used(block.header, new_order));
   bump_ = block.header + static_cast<uintptr_t>(bytes);
   return true;
