@@ -436,6 +436,9 @@ void FreeingBumpHeap::init_codec() const {
     const uint64_t key = check_key_;
 #endif
     codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), key);
+#if FREEBUMP_HEAP_STATS
+    for (unsigned order = 0; order < kNumOrders; ++order) block_bytes_[order] = kBlockBytes.bytes[order];
+#endif
   }
 }
 
