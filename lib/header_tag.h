@@ -189,6 +189,12 @@ class TagCodec {
     const uint64_t check_ok = kTagChecks ? (lanes ^ where) & 0xFFFF : tag >> kTagCheckShift;
     return (check_ok | ((tag ^ kind_and_order) & ((uint64_t{1} << kTagValueShift) - 1))) == 0;
   }
+  // A tag's order field in place (order << kTagOrderShift), and the USED tag (origin 0) with
+  // that field, from a precomputed where().
+  static constexpr uint64_t order_field_of(uint64_t tag) { return tag & (uint64_t{kTagOrderMask} << kTagOrderShift); }
+  static constexpr uint64_t used_with_order_field(uint64_t where, uint64_t order_field) {
+    return seal_with(where, static_cast<uint64_t>(TagKind::kUsed) | order_field);
+  }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
     return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));
