@@ -51,6 +51,9 @@ struct ThreadHeap {
   uint64_t answered_trim = 0;
   // Blocks the last refill of each order took (0: none yet), for the slow start.
   uint16_t last_refill[kNumOrders] = {};
+  // kCacheLimits, copied into every record: the fast free indexes the bounds from the
+  // record's address, where the global table costs it an address computation.
+  CacheLimits cache_limits = kCacheLimits;
   ThreadHeap* next_record = nullptr;  // every record ever made
   ThreadHeap* next_spare = nullptr;   // records whose thread has exited
 };
