@@ -297,7 +297,11 @@ class FreeingBumpHeap {
 #endif
     *freed_order = order;
     FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes_[order]);
-    store_tag(header, TagCodec::free_at_link(where, order, free_links_[order]));
+    // Into an empty list the FREE tag links to nothing, and its fold is its kind and order
+    // alone: nine instructions fewer where a class has one block in circulation (each free
+    // finds its list empty), two more (the test) where the list is not empty.
+    const uint64_t link = free_links_[order];
+    store_tag(header, link == 0 ? TagCodec::free_at_link(where, order, 0) : TagCodec::free_at_link(where, order, link));
     free_links_[order] = TagCodec::link_of_slot(slot);
     FREEBUMP_COUNT(free_counts_[order]++);
     return true;
