@@ -54,7 +54,7 @@ class ProcessHeap {
     if (__builtin_expect(record == nullptr, 0)) return nullptr;
     unsigned order;
     if (__builtin_expect(size <= kSmallSizeMax, 1)) {
-      order = kSmallOrders.orders[(size + 7) / 16];
+      order = record->small_orders.orders[(size + 7) / 16];
     } else {
       if (size > LinuxSource::kHugeThreshold) return nullptr;
       order = order_for_size(size);

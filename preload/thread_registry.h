@@ -51,9 +51,11 @@ struct ThreadHeap {
   uint64_t answered_trim = 0;
   // Blocks the last refill of each order took (0: none yet), for the slow start.
   uint16_t last_refill[kNumOrders] = {};
-  // kCacheLimits, copied into every record: the fast free indexes the bounds from the
-  // record's address, where the global table costs it an address computation.
+  // kCacheLimits and kSmallOrders, copied into every record (1 KiB and 65 bytes): the fast
+  // free and malloc index them from the record's address, where a global table costs each an
+  // address computation (the library is position-independent).
   CacheLimits cache_limits = kCacheLimits;
+  SmallOrderTable small_orders = kSmallOrders;
   ThreadHeap* next_record = nullptr;  // every record ever made
   ThreadHeap* next_spare = nullptr;   // records whose thread has exited
 };
