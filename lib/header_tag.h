@@ -180,14 +180,27 @@ class TagCodec {
   }
   // Whether `tag` is a FREE tag of `order` for a header with this where(), whatever its
   // link: the same test as re-encoding the tag from its link and comparing, without the
-  // re-encoding. The check is where ^ fold(low 48 bits), so the xor of a sound tag's four
-  // 16-bit lanes is where.
+  // re-encoding, in two halves that the fast pop runs apart.
   static constexpr bool is_free_tag(uint64_t tag, uint64_t where, unsigned order) {
-    const uint64_t kind_and_order = static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift);
+    return check_holds(tag, where) && free_link(tag, order) < (uint64_t{1} << kTagValueBits);
+  }
+  // The check is where ^ fold(low 48 bits), so the xor of a sound tag's four 16-bit lanes is
+  // where (a 16-bit comparison).
+  static constexpr bool check_holds(uint64_t tag, uint64_t where) {
     uint64_t lanes = tag ^ (tag >> 32);
     lanes ^= lanes >> 16;
-    const uint64_t check_ok = kTagChecks ? (lanes ^ where) & 0xFFFF : tag >> kTagCheckShift;
-    return (check_ok | ((tag ^ kind_and_order) & ((uint64_t{1} << kTagValueShift) - 1))) == 0;
+    return kTagChecks ? static_cast<uint16_t>(lanes) == static_cast<uint16_t>(where) : tag >> kTagCheckShift == 0;
+  }
+  // The tag's link if its kind and order fields are FREE's and `order`'s, else a value of at
+  // least 2^(64 - kTagValueShift), beyond every link: with the fields it must have xor-ed
+  // out and the check shifted out, the tag is rotated so that the link comes down to bit 0
+  // and whatever is left of the fields goes to the top. A caller that bounds the link (to
+  // the known heap) tests the fields with the same comparison.
+  static constexpr uint64_t free_link(uint64_t tag, unsigned order) {
+    const uint64_t kind_and_order = static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift);
+    const uint64_t rest = (tag ^ kind_and_order) << (64 - kTagCheckShift);
+    constexpr unsigned kRotate = 64 - kTagCheckShift + kTagValueShift;
+    return (rest >> kRotate) | (rest << (64 - kRotate));
   }
   // A tag's order field in place (order << kTagOrderShift), and the USED tag (origin 0) with
   // that field, from a precomputed where().

@@ -254,11 +254,12 @@ class FreeingBumpHeap {
     const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * 8);
     const uint64_t tag = load_tag(header);
     const uint64_t where = codec_.where_of_slot(link >> 1);
-    if (__builtin_expect(!TagCodec::is_free_tag(tag, where, order), 0)) return nullptr;
-    // The next link need only lie below the known heap for its tag to be readable; its
-    // alignment is the check's business (a misaligned link never decodes). Read after the
-    // check, so that it needs no register during it (one callee-saved push fewer).
-    const uint64_t next = TagCodec::value_of(tag);
+    if (__builtin_expect(!TagCodec::check_holds(tag, where), 0)) return nullptr;
+    // The kind and order fields, and the next link, which need only lie below the known heap
+    // for its tag to be readable (its alignment is the check's business: a misaligned link
+    // never decodes), in one comparison. Read after the check, so that it needs no register
+    // during it (one callee-saved push fewer).
+    const uint64_t next = TagCodec::free_link(tag, order);
     if (__builtin_expect(next >= known_links_, 0)) return nullptr;
     if constexpr (kChecked) {
       if (!poison_intact(header, order)) return nullptr;
