@@ -146,7 +146,7 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
     return fail(HeapError::kCorruptFreeList);
   }
   set_head(order, next);
-  FREEBUMP_COUNT(free_counts_[order]--);
+  FREEBUMP_COUNT(free_room_[order]++);
 #if FREEBUMP_CHECKED
   // The block stays off the list (its memory is lost), the rest of the list serves on.
   if (!poison_intact(header, order)) return fail(HeapError::kWriteAfterFree);
@@ -161,7 +161,7 @@ HeapStats FreeingBumpHeap::stats() const {
   HeapStats stats;
   static_cast<HeapTotals&>(stats) = stats_;
   for (unsigned order = 0; order < kNumOrders; ++order) {
-    stats.orders[order] = OrderStats{held_[order] - free_counts_[order], free_counts_[order], allocations_[order]};
+    stats.orders[order] = OrderStats{held_[order] - free_count(order), free_count(order), allocations_[order]};
   }
   return stats;
 }
@@ -385,7 +385,7 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
   *chain = FreeChain{head(order), tail, count};
   store_tag(tail, codec_.free(tail, order, 0));
   set_head(order, header);
-  FREEBUMP_COUNT(free_counts_[order] -= count);
+  FREEBUMP_COUNT(free_room_[order] += static_cast<int64_t>(count));
   count_held(order, 0 - count);
   return HeapError::kNone;
 }
@@ -395,7 +395,7 @@ void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
   init_codec();
   store_tag(chain.tail, codec_.free(chain.tail, order, head(order)));
   set_head(order, chain.head);
-  FREEBUMP_COUNT(free_counts_[order] += chain.count);
+  FREEBUMP_COUNT(free_room_[order] -= static_cast<int64_t>(chain.count));
   count_held(order, chain.count);
 }
 
@@ -437,7 +437,10 @@ void FreeingBumpHeap::init_codec() const {
 #endif
     codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), key);
 #if FREEBUMP_HEAP_STATS
-    for (unsigned order = 0; order < kNumOrders; ++order) block_bytes_[order] = kBlockBytes.bytes[order];
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      block_bytes_[order] = kBlockBytes.bytes[order];
+      free_room_[order] = static_cast<int64_t>(list_limit(order));
+    }
 #endif
   }
 }

@@ -187,11 +187,15 @@ class FreeingBumpHeap {
  public:
   // Constant-initialisable, so a heap can be a global that is ready before any constructor
   // runs. `check_key` salts the header-tag check (0 keeps tags reproducible across targets).
-  constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0)
-      : source_(source), check_key_(check_key) {}
+  // `list_limits` (with statistics only; nullptr: none), a table that outlives the heap,
+  // bounds each order's free list for the fast free: a free that would put more blocks on
+  // it declines (try_free), so that the owner's slow path frees the block and trims the list.
+  constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0,
+                                     const uint64_t* list_limits = nullptr)
+      : source_(source), check_key_(check_key), list_limits_(list_limits) {}
   // A heap whose source is bound on first use: all its bytes start as zero, so a global one
   // costs no space in a wasm module's data segment.
-  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0) {}
+  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0), list_limits_(nullptr) {}
   bool bound() const { return source_ != nullptr; }
   void bind(MemorySource* source) { source_ = source; }
 
@@ -265,7 +269,7 @@ class FreeingBumpHeap {
       if (!poison_intact(header, order)) return nullptr;
     }
     free_links_[order] = next;
-    FREEBUMP_COUNT(free_counts_[order]--);
+    FREEBUMP_COUNT(free_room_[order]++);
     store_tag(header, TagCodec::used_at(where, order));
     note_allocated(order, kCountPeak);
     // Heap headers lie far below the top of the address space: the payload is never null,
@@ -275,11 +279,11 @@ class FreeingBumpHeap {
   }
 
   // Frees a plain heap block whose USED tag is intact and says which order's list it
-  // joined; false (nothing done) for everything else, which free() handles, and, given
-  // `list_bounds`, when the order's list already holds list_bounds[order] blocks (the
-  // owner's slow path then frees and trims the list). The checked flavour frees every block
-  // there (the poison and the quarantine).
-  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order, const uint64_t* list_bounds = nullptr) {
+  // joined; false (nothing done) for everything else, which free() handles, and when the
+  // order's list already holds as many blocks as the heap's list limits allow (the owner's
+  // slow path then frees and trims the list). The checked flavour frees every block there
+  // (the poison and the quarantine).
+  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order) {
     if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
     uint64_t slot;
@@ -292,9 +296,14 @@ class FreeingBumpHeap {
     if (tag != TagCodec::used_with_order_field(where, order_field)) return false;
     const size_t order = static_cast<size_t>(order_field >> kTagOrderShift);
 #if FREEBUMP_HEAP_STATS
-    if (list_bounds != nullptr && free_count(order) >= list_bounds[order]) return false;
-#else
-    static_cast<void>(list_bounds);
+    // The list's room goes below zero when it was full: one subtraction in memory and a
+    // branch on its sign, where comparing the count with a limit and counting took four
+    // instructions. The room is given back on the way out, through a volatile access so that
+    // the compiler keeps no copy of the old room for it on the common path.
+    if (__builtin_expect(--free_room_[order] < 0, 0)) {
+      *const_cast<volatile int64_t*>(&free_room_[order]) += 1;
+      return false;
+    }
 #endif
     *freed_order = order;
     FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes_[order]);
@@ -304,7 +313,6 @@ class FreeingBumpHeap {
     const uint64_t link = free_links_[order];
     store_tag(header, link == 0 ? TagCodec::free_at_link(where, order, 0) : TagCodec::free_at_link(where, order, link));
     free_links_[order] = TagCodec::link_of_slot(slot);
-    FREEBUMP_COUNT(free_counts_[order]++);
     return true;
   }
 
@@ -330,7 +338,11 @@ class FreeingBumpHeap {
 #if FREEBUMP_HEAP_STATS
   // Blocks on an order's free list (kept by the statistics; heaps that exchange chains with
   // others need them).
-  uint64_t free_count(unsigned order) const { return free_counts_[order]; }
+  // Derived from the list's room, which is set with the codec: before that no list holds a
+  // block.
+  uint64_t free_count(unsigned order) const {
+    return codec_.base() == 0 ? 0 : list_limit(order) - static_cast<uint64_t>(free_room_[order]);
+  }
 #endif
   // Calls visit(header) for each block on an order's free list, most recently freed first.
   template <class Visitor>
@@ -453,7 +465,7 @@ class FreeingBumpHeap {
   void push_free(uintptr_t header, unsigned order) {
     store_tag(header, codec_.free(header, order, head(order)));
     set_head(order, header);
-    FREEBUMP_COUNT(free_counts_[order]++);
+    FREEBUMP_COUNT(free_room_[order]--);
   }
   // Counts `count` blocks of an order as joining (positive) or leaving (negative, modular)
   // the blocks this heap accounts for, live or on its list.
@@ -465,12 +477,16 @@ class FreeingBumpHeap {
     static_cast<void>(count);
 #endif
   }
+#if FREEBUMP_HEAP_STATS
+  static constexpr uint64_t kNoListLimit = uint64_t{1} << 62;
+  uint64_t list_limit(unsigned order) const { return list_limits_ != nullptr ? list_limits_[order] : kNoListLimit; }
+#endif
   // An order's whole list leaves the counts: dropped as damaged (its blocks are lost), or
   // gathered for merging (they come back as carved blocks).
   void uncount_list(unsigned order) {
 #if FREEBUMP_HEAP_STATS
-    held_[order] -= free_counts_[order];
-    free_counts_[order] = 0;
+    held_[order] -= free_count(order);
+    free_room_[order] = static_cast<int64_t>(list_limit(order));
 #else
     static_cast<void>(order);
 #endif
@@ -540,6 +556,7 @@ class FreeingBumpHeap {
   uint64_t free_links_[kNumOrders] = {};
   MemorySource* source_;
   uint64_t check_key_;
+  const uint64_t* list_limits_;
   // Filled in on first use: a source may learn its base only at run time (Linux reserves
   // its address space lazily), and the constructor must stay constexpr.
   mutable TagCodec codec_{};
@@ -562,7 +579,11 @@ class FreeingBumpHeap {
   HeapTotals stats_{};
   // The per-order counts the fast paths keep, in arrays of their own (an order indexes them
   // as it indexes free_links_, without the multiply by three a row of OrderStats needs).
-  uint64_t free_counts_[kNumOrders] = {};  // blocks on each list
+  // Each list's room: its limit (kNoListLimit without one) less the blocks on it, below zero
+  // when a slow path has put more there (it trims the list at once). Set with the codec, before
+  // any block is listed, so that an unbound heap's bytes stay zero; free_count() derives the
+  // count.
+  mutable int64_t free_room_[kNumOrders] = {};
   uint64_t allocations_[kNumOrders] = {};  // blocks handed out so far
   // Blocks of each order this heap accounts for, live or on its list. A pop or a free moves
   // a block from one to the other and leaves this alone: live = held - free, so no fast path

@@ -69,7 +69,7 @@ class ProcessHeap {
   FREEBUMP_FAST_PATH bool try_free(void* payload) {
     ThreadHeap* record = tls_thread_heap;
     unsigned order;
-    return record != nullptr && record->heap.try_free(payload, &order, record->cache_limits.blocks);
+    return record != nullptr && record->heap.try_free(payload, &order);
   }
   // The slow paths, whole operations (they do not count on the fast path having run). The
   // checked flavour's operator delete forms name the origin the block must have.

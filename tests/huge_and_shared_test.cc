@@ -358,6 +358,46 @@ TEST(SharedSource, LiveCountsFollowBlocksThroughChainsMergesAndResizes) {
   EXPECT_EQ(owner.free_count(order), 0u);
 }
 
+// A heap's list limits bound what its fast free puts on a list: a free beyond the limit
+// declines (the owner's slow path frees and trims), and the count of listed blocks, derived
+// from each list's room, stays exact through both, and is zero before the heap first runs.
+TEST(SharedSource, ListLimitsBoundTheFastFree) {
+  SKIP_IF_QUARANTINED();
+  FakeHugeSource source(1 << 20, 1 << 20);
+  uint64_t limits[kNumOrders];
+  for (uint64_t& limit : limits) limit = 2;
+  FreeingBumpHeap heap(&source, 0, limits);
+  FreeingBumpHeap idle(&source, 0, limits);
+  const unsigned order = order_for_size(40);
+  EXPECT_EQ(heap.free_count(order), 0u);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(heap.allocate(40));
+  unsigned freed_order = kNumOrders;
+  EXPECT_TRUE(heap.try_free(blocks[0], &freed_order));
+  EXPECT_EQ(freed_order, order);
+  EXPECT_TRUE(heap.try_free(blocks[1], &freed_order));
+  EXPECT_FALSE(heap.try_free(blocks[2], &freed_order));  // the list is full
+  EXPECT_EQ(heap.free_count(order), 2u);
+  EXPECT_EQ(heap.free(blocks[2]), HeapError::kNone);     // the slow path frees anyway
+  EXPECT_EQ(heap.free_count(order), 3u);
+  EXPECT_FALSE(heap.try_free(blocks[3], &freed_order));  // over the limit: still declines
+  FreeChain chain;
+  ASSERT_EQ(heap.take_free_blocks(order, 2, &chain), HeapError::kNone);
+  EXPECT_EQ(heap.free_count(order), 1u);
+  EXPECT_TRUE(heap.try_free(blocks[3], &freed_order));   // room again
+  EXPECT_EQ(heap.free_count(order), 2u);
+  EXPECT_EQ(heap.stats().orders[order].free, 2u);
+  EXPECT_EQ(heap.stats().orders[order].live, 0u);
+  // A heap that has not run yet lists nothing, limits or not.
+  for (unsigned o = 0; o < kNumOrders; ++o) {
+    EXPECT_EQ(idle.free_count(o), 0u) << o;
+    EXPECT_EQ(idle.stats().orders[o].free, 0u) << o;
+    EXPECT_EQ(idle.stats().orders[o].live, 0u) << o;
+  }
+  idle.give_free_blocks(order, chain);
+  EXPECT_EQ(idle.free_count(order), 2u);
+}
+
 TEST(SharedSource, ADamagedChainIsReported) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
