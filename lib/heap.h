@@ -31,9 +31,10 @@
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
 
-// Statistics (HeapStats below) cost code and about 800 bytes of state per heap. A build where
-// every byte counts (the freestanding wasm32 module) compiles them out with
-// -DFREEBUMP_HEAP_STATS=0; stats() then does not exist. Nothing else changes.
+// Statistics (HeapStats below) cost code and four per-order arrays (4 KiB a heap with four
+// classes per doubling). A build where every byte counts (the freestanding wasm32 module)
+// compiles them out with -DFREEBUMP_HEAP_STATS=0; stats() then does not exist, and neither do
+// list limits. Nothing else changes.
 #ifndef FREEBUMP_HEAP_STATS
 #define FREEBUMP_HEAP_STATS 1
 #endif
@@ -238,7 +239,9 @@ class FreeingBumpHeap {
 #endif
 
   // ---- Fast paths, inline so that a front end (one heap per thread) runs them without a
-  // call. Each tag is checked by encoding the tag it must be and comparing all 64 bits.
+  // call. A freed block's USED tag is checked by encoding the tag it must be and comparing
+  // all 64 bits; a popped FREE tag by the xor of its 16-bit lanes against where and one
+  // comparison of its kind, order and link (the same test as re-encoding it).
   // They repeat pop_free and release on purpose: here the address part of the check
   // (codec_.where) is computed once for the tag read and the tag written, while the
   // out-of-line versions stay compact for size-optimised builds (sharing the code cost the
