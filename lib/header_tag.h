@@ -106,7 +106,7 @@ struct DecodedTag {
 class TagCodec {
  public:
   constexpr TagCodec() = default;
-  constexpr TagCodec(uintptr_t base, uint64_t key) : base_(base), key_(key) {}
+  constexpr TagCodec(uintptr_t base, uint64_t key) : base_(base), key_(key), multiplier_(kTagCheckMultiplier) {}
 
   constexpr uintptr_t base() const { return base_; }
 
@@ -161,6 +161,53 @@ class TagCodec {
   static constexpr uint64_t fold(uint64_t low48) {
     return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
   }
+  // where(header) from the header's slot, (header - base) >> 4, for the fast paths, which
+  // run only once the codec knows its base. The multiplier is read from the codec, where
+  // the multiply takes it as a memory operand: as a constant it is a ten-byte move of its
+  // own (one instruction on each fast path).
+  constexpr uint64_t where_of_slot(uint64_t slot) const {
+    return kTagChecks ? ((slot ^ key_) * multiplier_) >> kTagCheckShift : 0;
+  }
+  // A FREE tag's link to a header (0 for none), and the link to the header of a slot.
+  constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / 8; }
+  static constexpr uint64_t link_of_slot(uint64_t slot) { return 2 * slot + 1; }
+  // A FREE tag from a precomputed where(header) and the link it holds.
+  // The link is not masked: every link of a heap fits its field (that is what bounds a
+  // heap's size), and the mask would cost the free fast path two instructions.
+  static constexpr uint64_t free_at_link(uint64_t where, unsigned order, uint64_t link) {
+    return seal_with(where, static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift) |
+                                (link << kTagValueShift));
+  }
+  // Whether `tag` is a FREE tag of `order` for a header with this where(), whatever its
+  // link: the same test as re-encoding the tag from its link and comparing, without the
+  // re-encoding, in two halves that the fast pop runs apart.
+  static constexpr bool is_free_tag(uint64_t tag, uint64_t where, unsigned order) {
+    return check_holds(tag, where) && free_link(tag, order) < (uint64_t{1} << kTagValueBits);
+  }
+  // The check is where ^ fold(low 48 bits), so the xor of a sound tag's four 16-bit lanes is
+  // where (a 16-bit comparison).
+  static constexpr bool check_holds(uint64_t tag, uint64_t where) {
+    uint64_t lanes = tag ^ (tag >> 32);
+    lanes ^= lanes >> 16;
+    return kTagChecks ? static_cast<uint16_t>(lanes) == static_cast<uint16_t>(where) : tag >> kTagCheckShift == 0;
+  }
+  // The tag's link if its kind and order fields are FREE's and `order`'s, else a value of at
+  // least 2^(64 - kTagValueShift), beyond every link: with the fields it must have xor-ed
+  // out and the check shifted out, the tag is rotated so that the link comes down to bit 0
+  // and whatever is left of the fields goes to the top. A caller that bounds the link (to
+  // the known heap) tests the fields with the same comparison.
+  static constexpr uint64_t free_link(uint64_t tag, unsigned order) {
+    const uint64_t kind_and_order = static_cast<uint64_t>(TagKind::kFree) | (uint64_t{order & kTagOrderMask} << kTagOrderShift);
+    const uint64_t rest = (tag ^ kind_and_order) << (64 - kTagCheckShift);
+    constexpr unsigned kRotate = 64 - kTagCheckShift + kTagValueShift;
+    return (rest >> kRotate) | (rest << (64 - kRotate));
+  }
+  // A tag's order field in place (order << kTagOrderShift), and the USED tag (origin 0) with
+  // that field, from a precomputed where().
+  static constexpr uint64_t order_field_of(uint64_t tag) { return tag & (uint64_t{kTagOrderMask} << kTagOrderShift); }
+  static constexpr uint64_t used_with_order_field(uint64_t where, uint64_t order_field) {
+    return seal_with(where, static_cast<uint64_t>(TagKind::kUsed) | order_field);
+  }
   // USED and FREE tags from a precomputed where(header), for the fast paths.
   static constexpr uint64_t used_at(uint64_t where, unsigned order, Origin origin = Origin::kMalloc) {
     return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));
@@ -187,6 +234,9 @@ class TagCodec {
 
   uintptr_t base_ = 0;
   uint64_t key_ = 0;
+  // kTagCheckMultiplier once the codec has a base (0 before, so that an unbound heap's
+  // bytes stay all zero).
+  uint64_t multiplier_ = 0;
 };
 
 // Tags are read and written as bytes so that no aliasing rule ties them to the payload's types.

@@ -96,7 +96,7 @@ void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 void* FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   refresh_known_high_water();
-  if (free_heads_[order] != 0) {
+  if (head(order) != 0) {
 #if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
     if (void* payload = try_pop(order)) return payload;
 #endif
@@ -118,6 +118,7 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   bump_ += static_cast<uintptr_t>(bytes);
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
+  count_held(order, 1);
   last_was_fresh_ = !bump_recycled_;
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
@@ -134,18 +135,18 @@ void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
 }
 
 void* FreeingBumpHeap::pop_free(unsigned order) {
-  const uintptr_t header = free_heads_[order];
+  const uintptr_t header = head(order);
   const uint64_t tag = load_tag(header);
   const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
   // Re-encoding the tag we expect checks kind, order, link and check in one comparison.
   if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
     // Abandon the damaged list so that the heap stays usable for whoever reports this.
-    free_heads_[order] = 0;
-    FREEBUMP_COUNT(stats_.orders[order].free = 0);
+    uncount_list(order);
+    set_head(order, 0);
     return fail(HeapError::kCorruptFreeList);
   }
-  free_heads_[order] = next;
-  FREEBUMP_COUNT(stats_.orders[order].free--);
+  set_head(order, next);
+  FREEBUMP_COUNT(free_room_[order]++);
 #if FREEBUMP_CHECKED
   // The block stays off the list (its memory is lost), the rest of the list serves on.
   if (!poison_intact(header, order)) return fail(HeapError::kWriteAfterFree);
@@ -154,6 +155,17 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
   note_allocated(order);
   return reinterpret_cast<void*>(header + kHeaderBytes);
 }
+
+#if FREEBUMP_HEAP_STATS
+HeapStats FreeingBumpHeap::stats() const {
+  HeapStats stats;
+  static_cast<HeapTotals&>(stats) = stats_;
+  for (unsigned order = 0; order < kNumOrders; ++order) {
+    stats.orders[order] = OrderStats{held_[order] - free_count(order), free_count(order), allocations_[order]};
+  }
+  return stats;
+}
+#endif
 
 void* FreeingBumpHeap::fail(HeapError error) {
   last_error_ = error;
@@ -256,8 +268,8 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
 // The block ends at the bump pointer: its tail is bumped through again. It has been written,
 // so it no longer counts as fresh (zeroed) memory.
 void FreeingBumpHeap::cut_at_top(const LiveBlock& block, unsigned new_order) {
-  FREEBUMP_COUNT(stats_.orders[block.order].live--);
-  FREEBUMP_COUNT(stats_.orders[new_order].live++);
+  count_held(block.order, ~uint64_t{0});
+  count_held(new_order, 1);
   FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order) - block_bytes(new_order));
   store_tag(block.header, codec_.used(block.header, new_order));
   bump_ = block.header + static_cast<uintptr_t>(block_bytes(new_order));
@@ -359,15 +371,15 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
                                             FreeChain* chain) {
   init_codec();
   *chain = FreeChain{};
-  uintptr_t header = free_heads_[order];
+  uintptr_t header = head(order);
   uintptr_t tail = 0;
   uint64_t count = 0;
   while (header != 0 && count < max_count) {
     const uint64_t tag = load_tag(header);
     const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
     if (tag != codec_.free(header, order, next) || (next != 0 && !in_heap(next))) {
-      free_heads_[order] = 0;
-      FREEBUMP_COUNT(stats_.orders[order].free = 0);
+      uncount_list(order);
+      set_head(order, 0);
       return HeapError::kCorruptFreeList;
     }
     tail = header;
@@ -375,19 +387,21 @@ HeapError FreeingBumpHeap::take_free_blocks(unsigned order, uint64_t max_count,
     count++;
   }
   if (count == 0) return HeapError::kNone;
-  *chain = FreeChain{free_heads_[order], tail, count};
+  *chain = FreeChain{head(order), tail, count};
   store_tag(tail, codec_.free(tail, order, 0));
-  free_heads_[order] = header;
-  FREEBUMP_COUNT(stats_.orders[order].free -= count);
+  set_head(order, header);
+  FREEBUMP_COUNT(free_room_[order] += static_cast<int64_t>(count));
+  count_held(order, 0 - count);
   return HeapError::kNone;
 }
 
 void FreeingBumpHeap::give_free_blocks(unsigned order, const FreeChain& chain) {
   if (chain.count == 0) return;
   init_codec();
-  store_tag(chain.tail, codec_.free(chain.tail, order, free_heads_[order]));
-  free_heads_[order] = chain.head;
-  FREEBUMP_COUNT(stats_.orders[order].free += chain.count);
+  store_tag(chain.tail, codec_.free(chain.tail, order, head(order)));
+  set_head(order, chain.head);
+  FREEBUMP_COUNT(free_room_[order] -= static_cast<int64_t>(chain.count));
+  count_held(order, chain.count);
 }
 
 HeapError FreeingBumpHeap::give_free_blocks(unsigned order, FreeChain* chain, uint64_t max_count) {
@@ -427,6 +441,12 @@ void FreeingBumpHeap::init_codec() const {
     const uint64_t key = check_key_;
 #endif
     codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), key);
+#if FREEBUMP_HEAP_STATS
+    for (unsigned order = 0; order < kNumOrders; ++order) {
+      block_bytes_[order] = kBlockBytes.bytes[order];
+      free_room_[order] = static_cast<int64_t>(list_limit(order));
+    }
+#endif
   }
 }
 

@@ -31,9 +31,10 @@
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
 
-// Statistics (HeapStats below) cost code and about 800 bytes of state per heap. A build where
-// every byte counts (the freestanding wasm32 module) compiles them out with
-// -DFREEBUMP_HEAP_STATS=0; stats() then does not exist. Nothing else changes.
+// Statistics (HeapStats below) cost code and four per-order arrays (4 KiB a heap with four
+// classes per doubling). A build where every byte counts (the freestanding wasm32 module)
+// compiles them out with -DFREEBUMP_HEAP_STATS=0; stats() then does not exist, and neither do
+// list limits. Nothing else changes.
 #ifndef FREEBUMP_HEAP_STATS
 #define FREEBUMP_HEAP_STATS 1
 #endif
@@ -133,13 +134,19 @@ struct OrderStats {
 };
 
 // Substrate's figures (bytes counted as whole blocks: header and rounding included) plus
-// per-order counts.
-struct HeapStats {
+// per-order counts (HeapStats). A heap keeps these totals as they are and its per-order
+// counts in arrays of its own, from which stats() assembles a snapshot.
+struct HeapTotals {
   uint64_t bytes_in_use = 0;
+  // The highest bytes_in_use reached, raised by every allocation but the fast pops of a
+  // front end that counts its peak elsewhere (try_pop<false>: the preload library's thread
+  // heaps, whose process-wide peak is counted where they publish their use).
   uint64_t peak_bytes_in_use = 0;
   uint64_t address_space = 0;  // bytes the memory source handed over
   uint64_t huge_live = 0;      // huge blocks mapped now
   uint64_t huge_bytes = 0;     // bytes of those mappings
+};
+struct HeapStats : HeapTotals {
   OrderStats orders[kNumOrders] = {};
 
   // Bytes of all the blocks ever handed out (derived, so the fast path need not count it).
@@ -181,11 +188,15 @@ class FreeingBumpHeap {
  public:
   // Constant-initialisable, so a heap can be a global that is ready before any constructor
   // runs. `check_key` salts the header-tag check (0 keeps tags reproducible across targets).
-  constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0)
-      : source_(source), check_key_(check_key) {}
+  // `list_limits` (with statistics only; nullptr: none), a table that outlives the heap,
+  // bounds each order's free list for the fast free: a free that would put more blocks on
+  // it declines (try_free), so that the owner's slow path frees the block and trims the list.
+  constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0,
+                                     const uint64_t* list_limits = nullptr)
+      : source_(source), check_key_(check_key), list_limits_(list_limits) {}
   // A heap whose source is bound on first use: all its bytes start as zero, so a global one
   // costs no space in a wasm module's data segment.
-  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0) {}
+  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0), list_limits_(nullptr) {}
   bool bound() const { return source_ != nullptr; }
   void bind(MemorySource* source) { source_ = source; }
 
@@ -228,7 +239,9 @@ class FreeingBumpHeap {
 #endif
 
   // ---- Fast paths, inline so that a front end (one heap per thread) runs them without a
-  // call. Each tag is checked by encoding the tag it must be and comparing all 64 bits.
+  // call. A freed block's USED tag is checked by encoding the tag it must be and comparing
+  // all 64 bits; a popped FREE tag by the xor of its 16-bit lanes against where and one
+  // comparison of its kind, order and link (the same test as re-encoding it).
   // They repeat pop_free and release on purpose: here the address part of the check
   // (codec_.where) is computed once for the tag read and the tag written, while the
   // out-of-line versions stay compact for size-optimised builds (sharing the code cost the
@@ -236,22 +249,32 @@ class FreeingBumpHeap {
 
   // The head of an order's free list, or nullptr when the list is empty or its head does
   // not check out (allocate() then bumps, or reports the damage).
+  // kCountPeak false leaves stats().peak_bytes_in_use alone (three instructions: a front
+  // end that counts its peak elsewhere).
+  template <bool kCountPeak = true>
   FREEBUMP_FAST_PATH void* try_pop(unsigned order) {
-    const uintptr_t header = free_heads_[order];
-    if (header == 0) return nullptr;
+    // Callers pass orders from a table or order_for_size; saying so spares the masks that
+    // keep an order inside its tag field.
+    if (order >= kNumOrders) __builtin_unreachable();
+    const uint64_t link = free_links_[order];
+    if (link == 0) return nullptr;
+    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * 8);
     const uint64_t tag = load_tag(header);
-    const uint64_t where = codec_.where(header);
-    const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
-    if (__builtin_expect(tag != codec_.free_at(where, order, next) || (next != 0 && !in_known_heap(next)), 0)) {
-      return nullptr;
-    }
+    const uint64_t where = codec_.where_of_slot(link >> 1);
+    if (__builtin_expect(!TagCodec::check_holds(tag, where), 0)) return nullptr;
+    // The kind and order fields, and the next link, which need only lie below the known heap
+    // for its tag to be readable (its alignment is the check's business: a misaligned link
+    // never decodes), in one comparison. Read after the check, so that it needs no register
+    // during it (one callee-saved push fewer).
+    const uint64_t next = TagCodec::free_link(tag, order);
+    if (__builtin_expect(next >= known_links_, 0)) return nullptr;
     if constexpr (kChecked) {
       if (!poison_intact(header, order)) return nullptr;
     }
-    free_heads_[order] = next;
-    FREEBUMP_COUNT(stats_.orders[order].free--);
+    free_links_[order] = next;
+    FREEBUMP_COUNT(free_room_[order]++);
     store_tag(header, TagCodec::used_at(where, order));
-    note_allocated(order);
+    note_allocated(order, kCountPeak);
     // Heap headers lie far below the top of the address space: the payload is never null,
     // which spares the caller's null check.
     if (header + kHeaderBytes == 0) __builtin_unreachable();
@@ -259,29 +282,40 @@ class FreeingBumpHeap {
   }
 
   // Frees a plain heap block whose USED tag is intact and says which order's list it
-  // joined; false (nothing done) for everything else, which free() handles, and, given
-  // `list_bounds`, when the order's list already holds list_bounds[order] blocks (the
-  // owner's slow path then frees and trims the list). The checked flavour frees every block
-  // there (the poison and the quarantine).
-  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order, const uint64_t* list_bounds = nullptr) {
+  // joined; false (nothing done) for everything else, which free() handles, and when the
+  // order's list already holds as many blocks as the heap's list limits allow (the owner's
+  // slow path then frees and trims the list). The checked flavour frees every block there
+  // (the poison and the quarantine).
+  FREEBUMP_FAST_PATH bool try_free(void* payload, unsigned* freed_order) {
     if constexpr (kChecked) return false;
     const uintptr_t header = reinterpret_cast<uintptr_t>(payload) - kHeaderBytes;
-    if (!in_known_heap(header)) return false;
+    uint64_t slot;
+    if (!in_known_heap(reinterpret_cast<uintptr_t>(payload), &slot)) return false;
     const uint64_t tag = load_tag(header);
-    const unsigned order = TagCodec::order_of(tag);
-    const uint64_t where = codec_.where(header);
-    if (tag != TagCodec::used_at(where, order)) return false;
+    const uint64_t where = codec_.where_of_slot(slot);
+    // The USED tag the block must have, built from the tag's order field in place: shifting
+    // the order out and back in costs three instructions more.
+    const uint64_t order_field = TagCodec::order_field_of(tag);
+    if (tag != TagCodec::used_with_order_field(where, order_field)) return false;
+    const size_t order = static_cast<size_t>(order_field >> kTagOrderShift);
 #if FREEBUMP_HEAP_STATS
-    if (list_bounds != nullptr && free_count(order) >= list_bounds[order]) return false;
-#else
-    static_cast<void>(list_bounds);
+    // The list's room goes below zero when it was full: one subtraction in memory and a
+    // branch on its sign, where comparing the count with a limit and counting took four
+    // instructions. The room is given back on the way out, through a volatile access so that
+    // the compiler keeps no copy of the old room for it on the common path.
+    if (__builtin_expect(--free_room_[order] < 0, 0)) {
+      *const_cast<volatile int64_t*>(&free_room_[order]) += 1;
+      return false;
+    }
 #endif
     *freed_order = order;
-    FREEBUMP_COUNT(stats_.orders[order].live--);
-    FREEBUMP_COUNT(stats_.bytes_in_use -= kBlockBytes.bytes[order]);
-    store_tag(header, codec_.free_at(where, order, free_heads_[order]));
-    free_heads_[order] = header;
-    FREEBUMP_COUNT(stats_.orders[order].free++);
+    FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes_[order]);
+    // Into an empty list the FREE tag links to nothing, and its fold is its kind and order
+    // alone: nine instructions fewer where a class has one block in circulation (each free
+    // finds its list empty), two more (the test) where the list is not empty.
+    const uint64_t link = free_links_[order];
+    store_tag(header, link == 0 ? TagCodec::free_at_link(where, order, 0) : TagCodec::free_at_link(where, order, link));
+    free_links_[order] = TagCodec::link_of_slot(slot);
     return true;
   }
 
@@ -307,12 +341,16 @@ class FreeingBumpHeap {
 #if FREEBUMP_HEAP_STATS
   // Blocks on an order's free list (kept by the statistics; heaps that exchange chains with
   // others need them).
-  uint64_t free_count(unsigned order) const { return stats_.orders[order].free; }
+  // Derived from the list's room, which is set with the codec: before that no list holds a
+  // block.
+  uint64_t free_count(unsigned order) const {
+    return codec_.base() == 0 ? 0 : list_limit(order) - static_cast<uint64_t>(free_room_[order]);
+  }
 #endif
   // Calls visit(header) for each block on an order's free list, most recently freed first.
   template <class Visitor>
   void for_each_free_block(unsigned order, Visitor visit) const {
-    for (uintptr_t header = free_heads_[order]; header != 0;) {
+    for (uintptr_t header = head(order); header != 0;) {
       const DecodedTag tag = codec_.decode(header, load_tag(header));
       if (!tag.check_ok || tag.kind != TagKind::kFree) return;
       visit(header);
@@ -325,7 +363,7 @@ class FreeingBumpHeap {
   // For heap checkers and dumps (tests/fuzz/heap_checker.h): the header at the front of an
   // order's free list (0: empty), and the bump region, from the header of the next block it
   // cuts (0: none yet) to the end of its span.
-  uintptr_t free_list_head(unsigned order) const { return free_heads_[order]; }
+  uintptr_t free_list_head(unsigned order) const { return head(order); }
   uintptr_t bump_pointer() const { return bump_; }
   uintptr_t bump_end() const { return bump_end_; }
   // Carves what is left of the bump region into free blocks (a heap about to be abandoned).
@@ -357,7 +395,11 @@ class FreeingBumpHeap {
   // Why the last allocate*/reallocate returned nullptr.
   HeapError last_error() const { return last_error_; }
 #if FREEBUMP_HEAP_STATS
-  const HeapStats& stats() const { return stats_; }
+  // A snapshot: the totals and each order's counts as they are now.
+  HeapStats stats() const;
+  // The totals alone, without assembling the per-order counts (slow paths that publish
+  // the bytes in use read them at every call).
+  const HeapTotals& totals() const { return stats_; }
 #endif
   const TagCodec& codec() const {
     init_codec();
@@ -396,18 +438,24 @@ class FreeingBumpHeap {
     return false;
 #endif
   }
-  // As in_heap, against this heap's snapshot of the high water (no reach through source_);
-  // a block above the snapshot takes the slow path, which refreshes it.
-  // One unsigned comparison of the offset from the first header covers both ends.
-  bool in_known_heap(uintptr_t header) const {
-    const uintptr_t offset = header - (codec_.base() + kHeaderBytes);
-    return offset < known_extent_ && (offset & (kPayloadAlignment - 1)) == 0;
+  // As in_heap for the block of a payload, against this heap's snapshot of the high water
+  // (no reach through source_); a block above the snapshot takes the slow path, which
+  // refreshes it. Also gives the block's slot (header = base + 16 slot + 8). One comparison
+  // covers both ends and the alignment: the offset from the first payload, rotated right by
+  // 4, is the slot when the payload is aligned and has its low bits on top (far beyond any
+  // extent) when it is not.
+  bool in_known_heap(uintptr_t payload, uint64_t* slot) const {
+    const uint64_t offset = payload - known_first_payload_;
+    *slot = (offset >> 4) | (offset << 60);
+    return *slot < known_slots_;
   }
   void refresh_known_high_water() {
 #if FREEBUMP_INLINE_FAST_PATHS  // only the fast paths read it
-    const uintptr_t first_header = codec_.base() + kHeaderBytes;
     const uintptr_t high_water = source_->high_water();
-    known_extent_ = codec_.base() != 0 && high_water > first_header ? high_water - first_header : 0;
+    const bool known = codec_.base() != 0 && high_water > codec_.base();
+    known_first_payload_ = codec_.base() + kHeaderBytes + kHeaderBytes;
+    known_slots_ = known ? (high_water - codec_.base()) / 16 : 0;
+    known_links_ = known ? (high_water - codec_.base()) / 8 : 0;
 #endif
   }
   Ownership locate(uintptr_t header) const;
@@ -418,17 +466,43 @@ class FreeingBumpHeap {
   void* allocate_order(unsigned order);
   void* pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order) {
-    store_tag(header, codec_.free(header, order, free_heads_[order]));
-    free_heads_[order] = header;
-    FREEBUMP_COUNT(stats_.orders[order].free++);
+    store_tag(header, codec_.free(header, order, head(order)));
+    set_head(order, header);
+    FREEBUMP_COUNT(free_room_[order]--);
+  }
+  // Counts `count` blocks of an order as joining (positive) or leaving (negative, modular)
+  // the blocks this heap accounts for, live or on its list.
+  void count_held(unsigned order, uint64_t count) {
+#if FREEBUMP_HEAP_STATS
+    held_[order] += count;
+#else
+    static_cast<void>(order);
+    static_cast<void>(count);
+#endif
+  }
+#if FREEBUMP_HEAP_STATS
+  static constexpr uint64_t kNoListLimit = uint64_t{1} << 62;
+  uint64_t list_limit(unsigned order) const { return list_limits_ != nullptr ? list_limits_[order] : kNoListLimit; }
+#endif
+  // An order's whole list leaves the counts: dropped as damaged (its blocks are lost), or
+  // gathered for merging (they come back as carved blocks).
+  void uncount_list(unsigned order) {
+#if FREEBUMP_HEAP_STATS
+    held_[order] -= free_count(order);
+    free_room_[order] = static_cast<int64_t>(list_limit(order));
+#else
+    static_cast<void>(order);
+#endif
   }
   // A block no longer in use: onto its free list, or in the checked flavour into the
   // quarantine, poisoned, pushing the oldest waiting block onto its list. Says which order's
   // list grew (kNumOrders: none).
   HeapError release(uintptr_t header, unsigned order, unsigned* listed_order) {
-    FREEBUMP_COUNT(stats_.orders[order].live--);
     FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(order));
 #if FREEBUMP_CHECKED
+    // In the quarantine the block is neither live nor listed; it joins the counts again
+    // when it goes onto its list.
+    count_held(order, ~uint64_t{0});
     return quarantine(header, order, listed_order);
 #else
     push_free(header, order);
@@ -450,17 +524,16 @@ class FreeingBumpHeap {
 #endif
   // Defined in the checked flavour only, where it is called (heap_checked.cc).
   bool poison_intact(uintptr_t header, unsigned order) const;
-  void note_allocated(unsigned order) {
+  void note_allocated(unsigned order, bool count_peak = true) {
 #if FREEBUMP_HEAP_STATS
-    OrderStats& counts = stats_.orders[order];
-    counts.live++;
-    counts.allocations++;
-    stats_.bytes_in_use += kBlockBytes.bytes[order];
-    if (stats_.bytes_in_use > stats_.peak_bytes_in_use) {
+    allocations_[order]++;
+    stats_.bytes_in_use += block_bytes_[order];
+    if (count_peak && stats_.bytes_in_use > stats_.peak_bytes_in_use) {
       stats_.peak_bytes_in_use = stats_.bytes_in_use;
     }
 #else
     static_cast<void>(order);
+    static_cast<void>(count_peak);
 #endif
   }
   bool refill(uint64_t bytes);
@@ -474,27 +547,58 @@ class FreeingBumpHeap {
     poison(header, order);
 #endif
     push_free(header, order);
+    count_held(order, 1);
   }
   bool extend_at_top(const LiveBlock& block, unsigned new_order);
   void cut_at_top(const LiveBlock& block, unsigned new_order);
 
+  // Each order's free list as its first block's link, (header - base) / 8: the form a FREE
+  // tag's value holds (0: empty). The fast paths move links between the lists and the tags
+  // without converting them to addresses and back. First in the heap, so that an order
+  // indexes the array without an offset (one instruction a path).
+  uint64_t free_links_[kNumOrders] = {};
   MemorySource* source_;
   uint64_t check_key_;
+  const uint64_t* list_limits_;
   // Filled in on first use: a source may learn its base only at run time (Linux reserves
   // its address space lazily), and the constructor must stay constexpr.
   mutable TagCodec codec_{};
   uintptr_t bump_ = 0;      // next block's header (≡ 8 mod 16)
   uintptr_t bump_end_ = 0;  // end of the current span
-  uintptr_t free_heads_[kNumOrders] = {};
-  // source_->high_water() as last seen, as bytes from the first header (0 before the codec
-  // knows the base). It only rises, so everything below this snapshot is readable heap
-  // memory; the fast paths check against it.
-  uintptr_t known_extent_ = 0;
+  uintptr_t head(unsigned order) const { return codec_.link_target(free_links_[order]); }
+  void set_head(unsigned order, uintptr_t header) { free_links_[order] = codec_.link_of(header); }
+  // source_->high_water() as last seen, in slots from the first header (whose tags lie
+  // wholly below it) and in links below it (0 before the codec knows the base), and the
+  // first payload. It only
+  // rises, so everything below this snapshot is readable heap memory; the fast paths check
+  // against it.
+  uintptr_t known_first_payload_ = 0;  // base + 16 (a copy, so that free subtracts once)
+  uint64_t known_slots_ = 0;
+  uint64_t known_links_ = 0;
   HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
 #if FREEBUMP_HEAP_STATS
-  HeapStats stats_{};
+  HeapTotals stats_{};
+  // The per-order counts the fast paths keep, in arrays of their own (an order indexes them
+  // as it indexes free_links_, without the multiply by three a row of OrderStats needs).
+  // Each list's room: its limit (kNoListLimit without one) less the blocks on it, below zero
+  // when a slow path has put more there (it trims the list at once). Set with the codec, before
+  // any block is listed, so that an unbound heap's bytes stay zero; free_count() derives the
+  // count.
+  mutable int64_t free_room_[kNumOrders] = {};
+  uint64_t allocations_[kNumOrders] = {};  // blocks handed out so far
+  // Blocks of each order this heap accounts for, live or on its list. A pop or a free moves
+  // a block from one to the other and leaves this alone: live = held - free, so no fast path
+  // counts live blocks. It changes where blocks come from elsewhere (the bump region,
+  // carving, other heaps' chains, a resize in place) or leave (chains, dropped lists).
+  uint64_t held_[kNumOrders] = {};
+  // kBlockBytes, copied in with the codec (so an unbound heap's bytes stay zero): beside the
+  // other arrays an order indexes it from the same register as them, where the global
+  // table costs each fast path an address computation and, in malloc, the register that
+  // pushed a callee-saved one (four instructions a pair). Only the fast paths and
+  // note_allocated read it, after the codec is known.
+  mutable uint64_t block_bytes_[kNumOrders] = {};
 #endif
 #if FREEBUMP_CHECKED
   // A ring of the blocks waiting to be reused (header and order), oldest first.

@@ -15,6 +15,7 @@ HeapError FreeingBumpHeap::quarantine(uintptr_t header, unsigned order, unsigned
   poison(header, order);
   if (block_bytes(order) > kQuarantinedBlockBytes) {
     push_free(header, order);
+    count_held(order, 1);
     *listed_order = order;
     return HeapError::kNone;
   }
@@ -42,6 +43,7 @@ HeapError FreeingBumpHeap::list_oldest_quarantined(unsigned* listed_order) {
   quarantine_.bytes -= block_bytes(order);
   if (load_tag(header) != codec_.free(header, order, 0)) return HeapError::kCorruptFreeList;
   push_free(header, order);
+  count_held(order, 1);
   *listed_order = order;
   return HeapError::kNone;
 }

@@ -62,7 +62,7 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
   size_t low_word = ~size_t{0};  // the bitmap way: the words that hold marks
   size_t high_word = 0;
   for (unsigned order = 0; order < kNumOrders; ++order) {
-    for (uintptr_t header = free_heads_[order]; header != 0 && in_heap(header);) {
+    for (uintptr_t header = head(order); header != 0 && in_heap(header);) {
       const uint64_t tag = load_tag(header);
       const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
       // A damaged list ends here: what follows stays unreachable rather than trusted.
@@ -78,8 +78,9 @@ void FreeingBumpHeap::coalesce_free_blocks(MergeScratch scratch) {
       }
       header = next;
     }
-    free_heads_[order] = 0;
-    FREEBUMP_COUNT(stats_.orders[order].free = 0);
+    // The blocks leave their lists (and the counts) here and come back as carved blocks.
+    uncount_list(order);
+    set_head(order, 0);
   }
   // Runs of blocks that follow one another become the largest blocks they can form.
   uintptr_t start = 0;
@@ -113,7 +114,7 @@ Span FreeingBumpHeap::take_free_region(uint64_t min_bytes, uint64_t preferred_by
   const uint64_t wants[2] = {preferred_bytes, min_bytes};
   for (const uint64_t wanted : wants) {
     for (unsigned order = 0; order < kNumOrders; ++order) {
-      if (block_bytes(order) < wanted || free_heads_[order] == 0) continue;
+      if (block_bytes(order) < wanted || head(order) == 0) continue;
       FreeChain chain;
       if (take_free_blocks(order, 1, &chain) != HeapError::kNone || chain.count == 0) {
         return Span{};
@@ -145,9 +146,10 @@ bool FreeingBumpHeap::extend_at_top(const LiveBlock& block, unsigned new_order) 
     if (span.empty() || !adopt_span(span)) return false;
     if (block.payload_end != bump_) return false;  // The span did not follow: move instead.
   }
-  FREEBUMP_COUNT(stats_.orders[block.order].live--);
+  count_held(block.order, ~uint64_t{0});
   FREEBUMP_COUNT(stats_.bytes_in_use -= block_bytes(block.order));
   note_allocated(new_order);
+  count_held(new_order, 1);
   store_tag(block.header, codec_.used(block.header, new_order));
   bump_ = block.header + static_cast<uintptr_t>(bytes);
   return true;

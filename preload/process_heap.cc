@@ -93,8 +93,8 @@ inline ThreadHeap* current() {
 // change may be negative (modular) and the sum may dip below zero for a moment, when one
 // thread has counted frees of blocks whose allocation another has not counted yet.
 void publish_in_use(ThreadHeap& record, uint64_t at_least) {
-  const HeapStats& stats = record.heap.stats();
-  const uint64_t in_use = stats.bytes_in_use + stats.huge_bytes;
+  const HeapTotals& totals = record.heap.totals();
+  const uint64_t in_use = totals.bytes_in_use + totals.huge_bytes;
   const uint64_t change = in_use - record.published_in_use;
   const uint64_t size = change < (uint64_t{1} << 63) ? change : ~change + 1;
   if (size < at_least || size == 0) return;

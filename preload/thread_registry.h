@@ -47,7 +47,9 @@ constexpr uint64_t batch_size(unsigned order) { return cache_limit(order) / 2; }
 inline constexpr uint64_t kRefillStepBlocks = 1;
 
 struct ThreadHeap {
-  constexpr explicit ThreadHeap(MemorySource* source) : heap(source) {}
+  // The heap's lists are bounded by kCacheLimits: a free beyond it takes the slow path,
+  // which gives a batch to the pool.
+  constexpr explicit ThreadHeap(MemorySource* source) : heap(source, 0, kCacheLimits.blocks) {}
   FreeingBumpHeap heap;
   // The heap's bytes in use as last added to the process's count (see ProcessHeap).
   uint64_t published_in_use = 0;
@@ -55,6 +57,10 @@ struct ThreadHeap {
   uint64_t answered_trim = 0;
   // Blocks the last refill of each order took (0: none yet), for the slow start.
   uint16_t last_refill[kNumOrders] = {};
+  // kSmallOrders, copied into every record (65 bytes): the fast malloc indexes it from the
+  // record's address, where a global table costs an address computation (the library is
+  // position-independent).
+  SmallOrderTable small_orders = kSmallOrders;
   ThreadHeap* next_record = nullptr;  // every record ever made
   ThreadHeap* next_spare = nullptr;   // records whose thread has exited
 };

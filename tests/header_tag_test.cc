@@ -54,6 +54,35 @@ TEST(HeaderTag, FreeTagLinksByOffsetInEightByteUnits) {
   EXPECT_EQ(codec.link_target(0), 0u);
 }
 
+// The fast paths' shortcuts (a slot's where, links kept as links, the FREE tag tested by the
+// xor of its lanes) agree with the encoding itself, keyed or not, and the test rejects every
+// tag but the FREE tag of that order: other kinds and orders, and each single-bit flip.
+TEST(HeaderTag, FastPathShortcutsAgreeWithTheEncoding) {
+  for (const uint64_t key : {uint64_t{0}, uint64_t{0x5eed5eed12345678}}) {
+    const TagCodec codec(kBase, key);
+    // Slots of headers that a 32-bit address (wasm32) reaches too.
+    for (uint64_t slot : {uint64_t{0}, uint64_t{1}, uint64_t{77}, uint64_t{1} << 26}) {
+      const uintptr_t header = kBase + 16 * slot + 8;
+      const uint64_t where = codec.where_of_slot(slot);
+      EXPECT_EQ(where, codec.where(header));
+      EXPECT_EQ(TagCodec::link_of_slot(slot), codec.link_of(header));
+      EXPECT_EQ(codec.link_target(codec.link_of(header)), header);
+      for (const unsigned order : {0u, 2u, kNumOrders - 1}) {
+        for (const uintptr_t next : {uintptr_t{0}, kBase + 72, kBase + 16 * 12345 + 8}) {
+          const uint64_t tag = codec.free(header, order, next);
+          EXPECT_EQ(TagCodec::free_at_link(where, order, codec.link_of(next)), tag);
+          EXPECT_TRUE(TagCodec::is_free_tag(tag, where, order));
+          EXPECT_FALSE(TagCodec::is_free_tag(tag, where, (order + 1) % kNumOrders));
+          EXPECT_FALSE(TagCodec::is_free_tag(codec.used(header, order), where, order));
+          for (unsigned bit = 0; bit < 64; ++bit) {
+            EXPECT_FALSE(TagCodec::is_free_tag(tag ^ (uint64_t{1} << bit), where, order)) << bit;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(HeaderTag, HugeAndAlignedTagsMatchTheDocumentedLayout) {
   const TagCodec codec(kBase, 0);
   EXPECT_EQ(codec.huge(kBase + 8, 3 * 4096), documented_tag(8, 3, 0, 3));

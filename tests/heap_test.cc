@@ -366,13 +366,16 @@ TEST(Heap, StatisticsAddUp) {
   void* c = h.heap().allocate(1000);
   const unsigned c_order = order_for_size(1000);
   const uint64_t c_bytes = block_bytes(c_order);
-  const HeapStats& stats = h.heap().stats();
+  // stats() is a snapshot: read again after every change.
+  HeapStats stats = h.heap().stats();
   EXPECT_EQ(stats.bytes_in_use, 16u + 32u + c_bytes);
   EXPECT_EQ(stats.address_space, 1u << 20);
   EXPECT_EQ(h.heap().free(c), HeapError::kNone);
+  stats = h.heap().stats();
   EXPECT_EQ(stats.bytes_in_use, 48u);
   EXPECT_EQ(stats.peak_bytes_in_use, 48u + c_bytes);
   void* d = h.heap().allocate(8);
+  stats = h.heap().stats();
   EXPECT_EQ(stats.cumulative_bytes(), 48u + c_bytes + 16u);
   EXPECT_EQ(stats.orders[0].live, 2u);
   EXPECT_EQ(stats.orders[0].allocations, 2u);
@@ -385,7 +388,9 @@ TEST(Heap, StatisticsAddUp) {
   }
   EXPECT_EQ(in_use, stats.bytes_in_use);
   for (void* p : {a, b, d}) EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+  stats = h.heap().stats();
   EXPECT_EQ(stats.bytes_in_use, 0u);
+  for (unsigned order = 0; order < kNumOrders; ++order) EXPECT_EQ(stats.orders[order].live, 0u) << order;
 }
 
 TEST(Heap, GrowsThroughContiguousSpans) {

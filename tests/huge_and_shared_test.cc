@@ -306,6 +306,98 @@ TEST(HeapAndSource, ChainsOfFreeBlocksMoveBetweenHeaps) {
   EXPECT_EQ(chain.count, 0u);
 }
 
+// The heaps count no live blocks on their fast paths: live = blocks held (live or listed)
+// minus blocks listed, where only chains, carving, merging, resizes in place and dropped
+// lists change what a heap holds. Every one of those keeps each order's live count (summed
+// over the heaps) equal to the blocks really in use.
+TEST(HeapAndSource, LiveCountsFollowBlocksThroughChainsMergesAndResizes) {
+  SKIP_IF_QUARANTINED();
+  FakeHugeSource source(1 << 20, 1 << 20);
+  FreeingBumpHeap owner(&source);
+  FreeingBumpHeap other(&source);
+  const auto live = [&](unsigned order) {
+    return owner.stats().orders[order].live + other.stats().orders[order].live;
+  };
+  const unsigned order = order_for_size(40);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 12; ++i) blocks.push_back(owner.allocate(40));
+  EXPECT_EQ(live(order), 12u);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(owner.free(blocks[i]), HeapError::kNone);
+  EXPECT_EQ(live(order), 4u);
+  // A chain moves from one heap to the other and is allocated and freed there.
+  FreeChain chain;
+  ASSERT_EQ(owner.take_free_blocks(order, 3, &chain), HeapError::kNone);
+  EXPECT_EQ(live(order), 4u);
+  other.give_free_blocks(order, chain);
+  EXPECT_EQ(live(order), 4u);
+  void* moved = other.allocate(40);
+  EXPECT_EQ(live(order), 5u);
+  ASSERT_EQ(owner.free(moved), HeapError::kNone);  // freed into the heap that gave it away
+  EXPECT_EQ(live(order), 4u);
+  // Resized in place at the top of the bump region: one order down, one up.
+  void* top = owner.allocate(1000);
+  const unsigned top_order = order_for_size(1000);
+  EXPECT_EQ(live(top_order), 1u);
+  ASSERT_EQ(owner.reallocate(top, 100), top);
+  EXPECT_EQ(live(top_order), 0u);
+  EXPECT_EQ(live(order_for_size(100)), 1u);
+  ASSERT_EQ(owner.reallocate(top, 3000), top);
+  EXPECT_EQ(live(order_for_size(100)), 0u);
+  EXPECT_EQ(live(order_for_size(3000)), 1u);
+  // Merging turns the free blocks into others; nothing live changes.
+  owner.coalesce_free_blocks();
+  other.coalesce_free_blocks();
+  for (unsigned o = 0; o < kNumOrders; ++o) {
+    EXPECT_EQ(live(o), o == order ? 4u : o == order_for_size(3000) ? 1u : 0u) << o;
+  }
+  // A damaged list is dropped with its blocks, which no longer count as live either.
+  for (int i = 8; i < 10; ++i) ASSERT_EQ(owner.free(blocks[i]), HeapError::kNone);
+  store_tag(addr(blocks[9]) - 8, load_tag(addr(blocks[9]) - 8) ^ (uint64_t{1} << 50));
+  ASSERT_EQ(owner.take_free_blocks(order, 8, &chain), HeapError::kCorruptFreeList);
+  EXPECT_EQ(live(order), 2u);
+  EXPECT_EQ(owner.free_count(order), 0u);
+}
+
+// A heap's list limits bound what its fast free puts on a list: a free beyond the limit
+// declines (the owner's slow path frees and trims), and the count of listed blocks, derived
+// from each list's room, stays exact through both, and is zero before the heap first runs.
+TEST(HeapAndSource, ListLimitsBoundTheFastFree) {
+  SKIP_IF_QUARANTINED();
+  FakeHugeSource source(1 << 20, 1 << 20);
+  uint64_t limits[kNumOrders];
+  for (uint64_t& limit : limits) limit = 2;
+  FreeingBumpHeap heap(&source, 0, limits);
+  FreeingBumpHeap idle(&source, 0, limits);
+  const unsigned order = order_for_size(40);
+  EXPECT_EQ(heap.free_count(order), 0u);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(heap.allocate(40));
+  unsigned freed_order = kNumOrders;
+  EXPECT_TRUE(heap.try_free(blocks[0], &freed_order));
+  EXPECT_EQ(freed_order, order);
+  EXPECT_TRUE(heap.try_free(blocks[1], &freed_order));
+  EXPECT_FALSE(heap.try_free(blocks[2], &freed_order));  // the list is full
+  EXPECT_EQ(heap.free_count(order), 2u);
+  EXPECT_EQ(heap.free(blocks[2]), HeapError::kNone);     // the slow path frees anyway
+  EXPECT_EQ(heap.free_count(order), 3u);
+  EXPECT_FALSE(heap.try_free(blocks[3], &freed_order));  // over the limit: still declines
+  FreeChain chain;
+  ASSERT_EQ(heap.take_free_blocks(order, 2, &chain), HeapError::kNone);
+  EXPECT_EQ(heap.free_count(order), 1u);
+  EXPECT_TRUE(heap.try_free(blocks[3], &freed_order));   // room again
+  EXPECT_EQ(heap.free_count(order), 2u);
+  EXPECT_EQ(heap.stats().orders[order].free, 2u);
+  EXPECT_EQ(heap.stats().orders[order].live, 0u);
+  // A heap that has not run yet lists nothing, limits or not.
+  for (unsigned o = 0; o < kNumOrders; ++o) {
+    EXPECT_EQ(idle.free_count(o), 0u) << o;
+    EXPECT_EQ(idle.stats().orders[o].free, 0u) << o;
+    EXPECT_EQ(idle.stats().orders[o].live, 0u) << o;
+  }
+  idle.give_free_blocks(order, chain);
+  EXPECT_EQ(idle.free_count(order), 2u);
+}
+
 TEST(HeapAndSource, ADamagedChainIsReported) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(1 << 20, 1 << 20);
