@@ -238,9 +238,7 @@ Span LinuxSource::obtain_huge(uint64_t length, bool* zeroed) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       {
         LockGuard guard(huge_lock_);
-        const uint64_t mapped = arena_.mapped_bytes();
         const Span extent = arena_.take(length, now_ms(), zeroed);
-        huge_mapped_bytes_ += arena_.mapped_bytes() - mapped;
         note_mapped_locked();
         if (!extent.empty()) return extent;
       }
@@ -320,8 +318,7 @@ void LinuxSource::release_huge(Span block) {
 void LinuxSource::give_extent_locked(Span extent) {
   const uint64_t mapped = arena_.mapped_bytes();
   arena_.give(extent, now_ms());
-  huge_mapped_bytes_ -= mapped - arena_.mapped_bytes();  // unmapped if it could not be recorded
-  returned_bytes_ += mapped - arena_.mapped_bytes();
+  returned_bytes_ += mapped - arena_.mapped_bytes();  // unmapped if it could not be recorded
 }
 
 // A freed mapping (recorded as such) goes to the cache if there is room, else to the kernel.
@@ -460,8 +457,8 @@ uint64_t LinuxSource::drop_cached_since(uint64_t cached_ms) {
       released += dropped[slot].end - dropped[slot].begin;
     }
     huge_cached_bytes_ -= released;
+    huge_mapped_bytes_ -= released;
     const uint64_t extents = arena_.release_idle(cached_ms);
-    huge_mapped_bytes_ -= released + extents;
     returned_bytes_ += released + extents;
     released += extents;
   }
@@ -490,14 +487,14 @@ LinuxSourceStats LinuxSource::stats() {
   return LinuxSourceStats{heap_mapped_bytes_,
                           static_cast<uint64_t>(range_count_),
                           handed_out_bytes_,
-                          huge_mapped_bytes_,
+                          huge_mapped_bytes_ + arena_.mapped_bytes(),
                           huge_cached_bytes_ + arena_.free_bytes(),
                           peak_mapped_,
                           returned_bytes_};
 }
 
 void LinuxSource::note_mapped_locked() {
-  const uint64_t mapped = heap_mapped_bytes_ + huge_mapped_bytes_;
+  const uint64_t mapped = heap_mapped_bytes_ + huge_mapped_bytes_ + arena_.mapped_bytes();
   if (mapped > peak_mapped_) peak_mapped_ = mapped;
 }
 

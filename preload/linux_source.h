@@ -132,7 +132,7 @@ class LinuxSource final : public Platform, private ExtentPages {
   uint64_t huge_cached_bytes_ = 0;
   ExtentArena arena_;  // under huge_lock_
   uint64_t heap_mapped_bytes_ = 0;  // under huge_lock_, for the peak
-  uint64_t huge_mapped_bytes_ = 0;
+  uint64_t huge_mapped_bytes_ = 0;  // in mappings of their own (the arena counts its own)
   uint64_t peak_mapped_ = 0;
   uint64_t returned_bytes_ = 0;
 #if FREEBUMP_CHECKED
