@@ -90,6 +90,40 @@ uint64_t ExtentArena::release_idle(uint64_t idle_since_ms) {
   return released;
 }
 
+bool ExtentArena::fits(uint64_t bytes) const {
+  for (size_t i = 0; i < count_; ++i) {
+    if (extents_[i].end - extents_[i].begin >= bytes) return true;
+  }
+  return false;
+}
+
+size_t ExtentArena::oldest() const {
+  size_t oldest = count_;
+  for (size_t i = 0; i < count_; ++i) {
+    if (oldest == count_ || extents_[i].freed_ms < extents_[oldest].freed_ms) oldest = i;
+  }
+  return oldest;
+}
+
+uint64_t ExtentArena::oldest_free_ms() const {
+  const size_t at = oldest();
+  return at == count_ ? ~uint64_t{0} : extents_[at].freed_ms;
+}
+
+uint64_t ExtentArena::release_oldest(uint64_t bytes) {
+  const size_t at = oldest();
+  if (at == count_) return 0;
+  FreeExtent& extent = extents_[at];
+  const uint64_t size = extent.end - extent.begin;
+  const uint64_t released = bytes < size ? bytes : size;
+  pages_->unmap_pages(Span{extent.end - static_cast<uintptr_t>(released), extent.end});
+  extent.end -= static_cast<uintptr_t>(released);
+  if (extent.begin == extent.end) erase(at);
+  mapped_bytes_ -= released;
+  free_bytes_ -= released;
+  return released;
+}
+
 size_t ExtentArena::first_ending_from(uintptr_t address) const {
   size_t low = 0, high = count_;
   while (low < high) {

@@ -57,6 +57,13 @@ class ExtentArena {
   // Unmaps the free extents freed at or before idle_since_ms (all of them for ~0); returns
   // the bytes.
   uint64_t release_idle(uint64_t idle_since_ms);
+  // Whether a free extent holds `bytes`: take() would not map.
+  bool fits(uint64_t bytes) const;
+  // When the free extent idle longest was freed; ~0 if there is none.
+  uint64_t oldest_free_ms() const;
+  // Unmaps up to `bytes` (whole pages) from the end of the free extent idle longest; returns
+  // the bytes.
+  uint64_t release_oldest(uint64_t bytes);
 
   uint64_t mapped_bytes() const { return mapped_bytes_; }
   uint64_t free_bytes() const { return free_bytes_; }
@@ -75,6 +82,7 @@ class ExtentArena {
 
   // The first free extent that ends at or above `address` (count_ if none).
   size_t first_ending_from(uintptr_t address) const;
+  size_t oldest() const;  // count_ if none
   bool add_free(Span extent, uint64_t now_ms, bool zeroed);
   bool make_room();
   void insert(size_t at, const FreeExtent& extent);

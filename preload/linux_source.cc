@@ -141,6 +141,14 @@ Span LinuxSource::grow(uint64_t min_bytes) {
   const Span span{next_, next_ + static_cast<uintptr_t>(take)};
   next_ = span.end;
   handed_out_bytes_ += take;
+  // A heap that grows is past the phase that freed its idle huge blocks (a sort's buffers,
+  // say): beyond kMinIdleBytes, what nobody has reused for a moment goes before fresh heap
+  // pages are touched.
+  const uint64_t now = now_ms();
+  if (now >= kHeapGrowthIdleMs) {
+    LockGuard huge_guard(huge_lock_);
+    release_free_locked(kMinIdleBytes, now - kHeapGrowthIdleMs);
+  }
   if (range_count_ == 1) raise_high_water(span.end);
   return span;
 }
@@ -238,6 +246,7 @@ Span LinuxSource::obtain_huge(uint64_t length, bool* zeroed) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       {
         LockGuard guard(huge_lock_);
+        if (!arena_.fits(length)) make_way_locked();
         const Span extent = arena_.take(length, now_ms(), zeroed);
         note_mapped_locked();
         if (!extent.empty()) return extent;
@@ -283,6 +292,10 @@ Span LinuxSource::obtain_huge(uint64_t length, bool* zeroed) {
     if (mapping.empty()) release_mapping(reused);  // could not resize: let it go, and map afresh
   }
   if (mapping.empty()) {
+    {
+      LockGuard guard(huge_lock_);
+      make_way_locked();
+    }
     ErrnoKeeper keep_errno;
     void* at = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     // At an address-space limit the cached mappings count too: they go first.
@@ -298,6 +311,50 @@ Span LinuxSource::obtain_huge(uint64_t length, bool* zeroed) {
     }
   }
   return mapping;
+}
+
+// Fresh pages replace idle ones: before fresh memory is mapped for a huge block (an arena
+// chunk or a mapping), free extents and cached mappings go back to the kernel down to
+// 1/kIdleShare of the live huge blocks (or kMinIdleBytes). The peak then follows live memory
+// (glibc unmaps each freed mapping), while freed extents that requests fit are still reused
+// with no system call and no page fault.
+void LinuxSource::make_way_locked() {
+  const uint64_t idle = huge_cached_bytes_ + arena_.free_bytes();
+  const uint64_t live = huge_mapped_bytes_ + arena_.mapped_bytes() - idle;
+  release_free_locked(live / kIdleShare > kMinIdleBytes ? live / kIdleShare : kMinIdleBytes, ~uint64_t{0});
+}
+
+// Unmaps free extents and cached mappings freed at or before idle_since_ms, those idle longest
+// first (from their ends), until at most `kept` bytes of them are left.
+void LinuxSource::release_free_locked(uint64_t kept, uint64_t idle_since_ms) {
+  uint64_t released = 0;
+  for (;;) {
+    const uint64_t idle = huge_cached_bytes_ + arena_.free_bytes();
+    if (idle <= kept) break;
+    const uint64_t excess = round_up(idle - kept, kPageBytes);
+    int slot = -1;
+    for (int i = 0; i < kHugeCacheSlots; ++i) {
+      if (!huge_cache_[i].empty() && (slot < 0 || huge_cached_ms_[i] < huge_cached_ms_[slot])) slot = i;
+    }
+    if (slot < 0 || arena_.oldest_free_ms() < huge_cached_ms_[slot]) {
+      if (arena_.oldest_free_ms() > idle_since_ms) break;
+      const uint64_t extent = arena_.release_oldest(excess);
+      if (extent == 0) break;
+      released += extent;
+      continue;
+    }
+    if (huge_cached_ms_[slot] > idle_since_ms) break;
+    Span& mapping = huge_cache_[slot];
+    const uint64_t cached = mapping.end - mapping.begin;
+    const uint64_t tail = excess < cached ? excess : cached;
+    unmap_pages(Span{mapping.end - static_cast<uintptr_t>(tail), mapping.end});
+    mapping.end -= static_cast<uintptr_t>(tail);
+    if (mapping.empty()) mapping = Span{};
+    huge_cached_bytes_ -= tail;
+    huge_mapped_bytes_ -= tail;
+    released += tail;
+  }
+  returned_bytes_ += released;
 }
 
 void LinuxSource::unmap_huge(Span mapping) {
@@ -359,8 +416,11 @@ Span LinuxSource::remap_huge(Span mapping, uint64_t bytes) {
   return resized;
 }
 
-// A mapping stays one (mremap); an extent shrinks in place, or grows into the free extent
-// after it; else the block moves, into the arena or out of it, by copying.
+// A mapping stays one (mremap); an extent keeps a tail of less than a quarter (a block grown
+// by moving has that much room to grow again), shrinks in place, or grows into the free
+// extent after it; else the block moves, into the arena or out of it, by copying, with a
+// quarter more room if it grows (so a buffer grown step by step moves a logarithmic number of
+// times, as a vector's capacity doubles, and not at every step).
 Span LinuxSource::resize_huge(Span block, uint64_t length) {
   const uint64_t old_length = block.end - block.begin;
   if (old_length > kLargestExtent && length > kLargestExtent) return remap(block, length);
@@ -368,13 +428,17 @@ Span LinuxSource::resize_huge(Span block, uint64_t length) {
     LockGuard guard(huge_lock_);
     const Span resized{block.begin, block.begin + static_cast<uintptr_t>(length)};
     if (length <= old_length) {
-      if (length < old_length) give_extent_locked(Span{resized.end, block.end});
+      if (old_length - length < old_length / kGrowthRoomShare) return block;
+      give_extent_locked(Span{resized.end, block.end});
       return resized;
     }
     if (arena_.extend(block, length - old_length)) return resized;
   }
   bool zeroed = false;
-  const Span moved = obtain_huge(length, &zeroed);
+  const uint64_t room = length > old_length ? round_up(length / kGrowthRoomShare, kPageBytes) : 0;
+  const bool room_stays_extent = length > kLargestExtent || length + room <= kLargestExtent;
+  Span moved = obtain_huge(room_stays_extent ? length + room : length, &zeroed);
+  if (moved.empty() && room != 0) moved = obtain_huge(length, &zeroed);  // at a limit: no room
   if (moved.empty()) return Span{};
   hide_from_program(moved.begin, moved.end - moved.begin);
   memcpy(reinterpret_cast<void*>(moved.begin), reinterpret_cast<const void*>(block.begin),

@@ -54,6 +54,15 @@ class LinuxSource final : public Platform, private ExtentPages {
   // threshold stops rising at the same 32 MiB (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit).
   static constexpr uint64_t kHugeThreshold = uint64_t{64} << 10;
   static constexpr uint64_t kLargestExtent = uint64_t{32} << 20;
+  // Free huge memory (free extents, cached mappings) that stays mapped when fresh memory is
+  // mapped: 1/kIdleShare of the live huge blocks, kMinIdleBytes at least (make_way_locked).
+  static constexpr uint64_t kIdleShare = 2;
+  static constexpr uint64_t kMinIdleBytes = uint64_t{4} << 20;
+  // When the heap grows, free huge memory beyond kMinIdleBytes idle this long goes back (grow).
+  static constexpr uint64_t kHeapGrowthIdleMs = 100;
+  // A huge block that moves to grow gets 1/kGrowthRoomShare of its size on top, and keeps a
+  // tail under that share when it shrinks (resize_huge).
+  static constexpr uint64_t kGrowthRoomShare = 4;
 
   constexpr LinuxSource() : Platform(kHugeThreshold, true), arena_(this) {}
 
@@ -113,6 +122,8 @@ class LinuxSource final : public Platform, private ExtentPages {
   Span resize_huge(Span block, uint64_t length);
   void release_huge(Span block);
   void give_extent_locked(Span extent);
+  void make_way_locked();
+  void release_free_locked(uint64_t kept, uint64_t idle_since_ms);
   void release_mapping(Span mapping);
   // ExtentPages: the arena's mappings.
   Span map_pages(uint64_t bytes) override;

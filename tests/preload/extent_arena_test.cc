@@ -166,6 +166,46 @@ TEST_F(ArenaTest, IdleFreeExtentsAreUnmappedAndRecentOnesStay) {
   EXPECT_EQ(arena_.free_count(), 0u);
 }
 
+// What the platform gives back when fresh memory is mapped: the free extent idle longest,
+// from its end, as much as asked and no more.
+TEST_F(ArenaTest, TheFreeExtentIdleLongestGoesBackFirstFromItsEnd) {
+  const Span a = take(8 * kPage);
+  take(kPage);
+  const Span b = take(8 * kPage);
+  take(kPage);
+  const uintptr_t chunk_end = pages_.mapped[0].end;
+  arena_.give(a, 2000);
+  arena_.give(b, 3000);
+  EXPECT_TRUE(arena_.fits(8 * kPage));
+  EXPECT_FALSE(arena_.fits(ExtentArena::kChunkBytes));
+  EXPECT_EQ(arena_.oldest_free_ms(), 1000u);  // the chunk's rest, free since the mapping
+  const uint64_t free_before = arena_.free_bytes();
+
+  EXPECT_EQ(arena_.release_oldest(4 * kPage), 4 * kPage);
+  ASSERT_EQ(pages_.unmapped.size(), 1u);
+  EXPECT_EQ(pages_.unmapped[0].begin, chunk_end - 4 * kPage);
+  EXPECT_EQ(pages_.unmapped[0].end, chunk_end);
+  EXPECT_EQ(arena_.free_bytes(), free_before - 4 * kPage);
+  EXPECT_EQ(arena_.mapped_bytes(), ExtentArena::kChunkBytes - 4 * kPage);
+
+  // The rest is released whole (asked for more than it holds), and `a` is next.
+  const uint64_t rest = free_before - 16 * kPage - 4 * kPage;
+  EXPECT_EQ(arena_.release_oldest(ExtentArena::kChunkBytes), rest);
+  EXPECT_EQ(arena_.free_count(), 2u);
+  EXPECT_EQ(arena_.oldest_free_ms(), 2000u);
+  EXPECT_EQ(arena_.release_oldest(2 * kPage), 2 * kPage);
+  EXPECT_EQ(pages_.unmapped.back().begin, a.end - 2 * kPage);
+  EXPECT_EQ(pages_.unmapped.back().end, a.end);
+  EXPECT_EQ(arena_.free_extent(0).end, a.end - 2 * kPage);
+  EXPECT_EQ(arena_.free_bytes(), 14 * kPage);
+
+  EXPECT_EQ(arena_.release_oldest(ExtentArena::kChunkBytes), 6 * kPage);
+  EXPECT_EQ(arena_.release_oldest(ExtentArena::kChunkBytes), 8 * kPage);
+  EXPECT_EQ(arena_.oldest_free_ms(), ~uint64_t{0});
+  EXPECT_EQ(arena_.release_oldest(kPage), 0u);  // nothing left
+  EXPECT_EQ(arena_.free_bytes(), 0u);
+}
+
 TEST_F(ArenaTest, ManyFreeExtentsGrowTheBookkeeping) {
   std::vector<Span> extents;
   for (int i = 0; i < 600; ++i) extents.push_back(take(kPage));

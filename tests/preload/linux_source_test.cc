@@ -168,6 +168,78 @@ TEST(LinuxSource, AFreedExtentServesAgainThenGoesBackWhenIdle) {
   EXPECT_EQ(source.owner_of(extent.begin + 8, 8), Ownership::kFreedHuge);
 }
 
+// Free huge memory stays mapped for reuse only up to a share of the live huge blocks: when
+// fresh memory is mapped for a request no free extent fits, the free memory idle longest goes
+// back first, down to that share; and when the heap grows, what has been idle for a moment.
+TEST(LinuxSource, FreshMemoryReplacesFreeHugeMemoryBeyondItsShare) {
+  static LinuxSource source;
+  ASSERT_TRUE(source.start());
+  bool zeroed = false;
+  Span freed[3], live[3];
+  for (int i = 0; i < 3; ++i) {
+    freed[i] = source.map_huge(8 * kMiB, &zeroed);
+    live[i] = source.map_huge(kMiB, &zeroed);  // keeps the freed ones apart
+    ASSERT_FALSE(freed[i].empty());
+    ASSERT_FALSE(live[i].empty());
+    memset(reinterpret_cast<void*>(freed[i].begin), 1, freed[i].end - freed[i].begin);
+  }
+  for (const Span& extent : freed) source.unmap_huge(extent);
+  const LinuxSourceStats before = source.stats();
+  ASSERT_GE(before.huge_cached, 24 * kMiB);
+  // A request no free extent fits (more than all of them): fresh pages, and free memory
+  // beyond the share goes back.
+  const Span big = source.map_huge(30 * kMiB, &zeroed);
+  ASSERT_FALSE(big.empty());
+  const LinuxSourceStats after = source.stats();
+  const uint64_t live_bytes = after.huge_mapped - after.huge_cached;
+  EXPECT_EQ(live_bytes, 33 * kMiB);
+  EXPECT_LE(after.huge_cached, live_bytes / LinuxSource::kIdleShare);
+  EXPECT_GE(after.returned - before.returned, before.huge_cached - live_bytes / LinuxSource::kIdleShare);
+  // A request a free extent fits is served from it, with no fresh pages and nothing returned.
+  const Span reused = source.map_huge(2 * kMiB, &zeroed);
+  ASSERT_FALSE(reused.empty());
+  EXPECT_FALSE(zeroed);
+  EXPECT_EQ(source.stats().returned, after.returned);
+  // When the heap grows, free huge memory nobody has reused for a moment goes back.
+  source.unmap_huge(big);
+  source.unmap_huge(reused);
+  ASSERT_GE(source.stats().huge_cached, 30 * kMiB);
+  usleep((LinuxSource::kHeapGrowthIdleMs + 50) * 1000);
+  ASSERT_FALSE(source.grow(kMiB).empty());
+  EXPECT_EQ(source.stats().huge_cached, LinuxSource::kMinIdleBytes);
+  for (const Span& extent : live) source.unmap_huge(extent);
+  source.drop_huge_cache();
+}
+
+// A huge block that cannot grow in place moves with room to grow again, and keeps that room
+// through small shrinks: a buffer grown step by step by realloc is copied a logarithmic
+// number of times, not at every step.
+TEST(LinuxSource, ABlockMovedToGrowHasRoomToGrowAgain) {
+  static LinuxSource source;
+  ASSERT_TRUE(source.start());
+  bool zeroed = false;
+  const Span block = source.map_huge(ExtentArena::kChunkBytes, &zeroed);  // a mapping's whole
+  ASSERT_FALSE(block.empty());
+  memset(reinterpret_cast<void*>(block.begin), 7, block.end - block.begin);
+  const uint64_t wanted = 6 * kMiB;
+  const Span moved = source.remap_huge(block, wanted);
+  ASSERT_FALSE(moved.empty());
+  EXPECT_EQ(moved.end - moved.begin, wanted + wanted / LinuxSource::kGrowthRoomShare);
+  EXPECT_EQ(*reinterpret_cast<const uint8_t*>(moved.begin + ExtentArena::kChunkBytes - 1), 7);
+  // Growing within the room and shrinking by less than the room's share keep the block.
+  const Span same = source.remap_huge(moved, wanted + kMiB);
+  EXPECT_EQ(same.begin, moved.begin);
+  EXPECT_EQ(same.end, moved.end);
+  const Span kept = source.remap_huge(same, wanted);
+  EXPECT_EQ(kept.end, moved.end);
+  // A real shrink gives the tail back.
+  const Span shrunk = source.remap_huge(kept, 2 * kMiB);
+  EXPECT_EQ(shrunk.begin, moved.begin);
+  EXPECT_EQ(shrunk.end - shrunk.begin, 2 * kMiB);
+  source.unmap_huge(shrunk);
+  source.drop_huge_cache();
+}
+
 // The heap's base in a forked child, with address randomisation off or on; 0 on failure.
 uintptr_t base_in_a_child(bool randomised) {
   int pipe_ends[2];
