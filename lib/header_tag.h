@@ -59,7 +59,7 @@
 // FREEBUMP_TAG_CHECKS=0 builds tags without their check bits (all zero): only for measuring
 // what the check costs in code (//lib:size_probe, the wasm size figures), never shipped.
 #ifndef FREEBUMP_TAG_CHECKS
-#define FREEBUMP_TAG_CHECKS 1
+#error "FREEBUMP_TAG_CHECKS comes from //lib:core (lib/footprint.bzl)"
 #endif
 
 namespace freebump {

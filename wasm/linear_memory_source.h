@@ -36,7 +36,7 @@
 // the memory the module starts with): only for measuring what growth costs in code
 // (//lib:size_probe, the wasm size figures), never shipped.
 #ifndef FREEBUMP_MEMORY_GROWTH
-#define FREEBUMP_MEMORY_GROWTH 1
+#error "FREEBUMP_MEMORY_GROWTH comes from //lib:core (lib/footprint.bzl)"
 #endif
 
 namespace freebump {
