@@ -1,11 +1,9 @@
 #include "lib/heap.h"
 
+#include "lib/bits.h"
+
 namespace freebump {
 namespace {
-
-constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
-  return (value + alignment - 1) & ~(alignment - 1);
-}
 
 // A shrinking realloc gives the block up for one of the smaller order when that is at least
 // this many steps smaller (a doubling), so that a buffer shrunk to half or less does not keep

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "lib/bits.h"
 #include "lib/flavour.h"
 
 namespace freebump {
@@ -128,7 +129,7 @@ class FixedBufferSource final : public MemorySource {
     if (min_bytes > left || left == 0) return Span{};
     uint64_t take = left;
     if (step_ != 0) {
-      take = (min_bytes + step_ - 1) / step_ * step_;
+      take = round_up(min_bytes, step_);
       if (take > left || take < min_bytes) take = left;
     }
     const Span span{next_, next_ + static_cast<uintptr_t>(take)};

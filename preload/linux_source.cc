@@ -11,6 +11,7 @@
 
 #include <valgrind/memcheck.h>
 
+#include "lib/bits.h"
 #include "lib/header_tag.h"
 
 namespace freebump {
@@ -36,10 +37,6 @@ constexpr uint64_t kHugeReuseRatio = 4;
 
 constexpr bool reusable_whole(uint64_t cached, uint64_t length) {
   return cached >= length && cached / kHugeReuseRatio <= length;
-}
-
-constexpr uint64_t round_up(uint64_t value, uint64_t step) {
-  return (value + step - 1) / step * step;
 }
 
 // System calls set errno on failure; the malloc family must not change it on success, and
