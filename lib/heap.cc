@@ -452,7 +452,7 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
   // Ask for the shortfall while spans follow one another (the usual case, and the one that
   // wastes nothing); a span that starts elsewhere must hold the whole block after aligning.
   const uint64_t whole = bytes + kPayloadAlignment;
-  uint64_t want = bump_end_ == 0 ? whole : bytes - (bump_end_ > bump_ ? bump_end_ - bump_ : 0);
+  uint64_t want = bump_end_ == 0 ? whole : bytes - bump_room();
   for (;;) {
     Span span = source_->grow(want);
     // Out of memory: merge this heap's free blocks, the bump region's tail among them (it
@@ -463,7 +463,7 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
       span = take_free_region(bytes, bytes, true);
     }
     if (span.empty() || !adopt_span(span)) return false;
-    if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) >= bytes) return true;
+    if (bump_room() >= bytes) return true;
     want = whole;
   }
 }
