@@ -47,8 +47,9 @@ class MemorySource {
   virtual uintptr_t base() const = 0;
 
   // Huge blocks: requests above huge_threshold() get a mapping of their own (at least
-  // `bytes`, page-aligned, a multiple of 4096 long). Only sources that set a threshold need
-  // these; `*zeroed` says whether the mapping is known to be all zeroes.
+  // `bytes`, page-aligned, a whole number of header_tag.h's kHugeUnitBytes long: a HUGE tag
+  // counts its length in them). Only sources that set a threshold need these; `*zeroed` says
+  // whether the mapping is known to be all zeroes.
   virtual Span map_huge(uint64_t bytes, bool* zeroed) {
     (void)bytes;
     *zeroed = false;
