@@ -175,7 +175,7 @@ struct MergeScratch {
 };
 // Words of a bitmap that covers `heap_bytes` from the tag base.
 constexpr size_t merge_bitmap_words(uint64_t heap_bytes) {
-  return static_cast<size_t>(heap_bytes / (16 * 64) + 1);
+  return static_cast<size_t>(heap_bytes / (kPayloadAlignment * 64) + 1);
 }
 
 // A run of free blocks of one order, linked through their FREE tags from head to tail
@@ -260,7 +260,7 @@ class FreeingBumpHeap {
     if (order >= kNumOrders) __builtin_unreachable();
     const uint64_t link = free_links_[order];
     if (link == 0) return nullptr;
-    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * 8);
+    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * kLinkUnitBytes);
     const uint64_t tag = load_tag(header);
     const uint64_t where = codec_.where_of_slot(link >> 1);
     if (__builtin_expect(!TagCodec::check_holds(tag, where), 0)) return nullptr;
@@ -448,7 +448,7 @@ class FreeingBumpHeap {
   // extent) when it is not.
   bool in_known_heap(uintptr_t payload, uint64_t* slot) const {
     const uint64_t offset = payload + known_first_payload_negated_;
-    *slot = (offset >> 4) | (offset << 60);
+    *slot = (offset >> kSlotShift) | (offset << (64 - kSlotShift));
     return *slot < known_slots_;
   }
   void refresh_known_high_water() {
@@ -456,8 +456,8 @@ class FreeingBumpHeap {
     const uintptr_t high_water = source_->high_water();
     const bool known = codec_.base() != 0 && high_water > codec_.base();
     known_first_payload_negated_ = 0 - (codec_.base() + kHeaderBytes + kHeaderBytes);
-    known_slots_ = known ? (high_water - codec_.base()) / 16 : 0;
-    known_links_ = known ? (high_water - codec_.base()) / 8 : 0;
+    known_slots_ = known ? (high_water - codec_.base()) >> kSlotShift : 0;
+    known_links_ = known ? (high_water - codec_.base()) / kLinkUnitBytes : 0;
 #endif
   }
   Ownership locate(uintptr_t header) const;

@@ -22,9 +22,7 @@ namespace {
 constexpr uint64_t kRangeStep = uint64_t{4} << 20;
 // Heaps get at least this much per grow(), so threads rarely come back for more.
 constexpr uint64_t kChunkBytes = uint64_t{64} << 10;
-// Tags' links count 8-byte units from the base in kTagValueBits: every range ends below
-// base + kLinkReach.
-constexpr uint64_t kLinkReach = uint64_t{8} << kTagValueBits;
+// Every range ends below base + kLinkReach (header_tag.h), where tags' links reach.
 // The first range is tried at this many random addresses (aligned to kHintAlignment, so that
 // the kernel can back the heap with huge pages) before the kernel is let choose.
 constexpr int kFirstRangeHints = 4;
