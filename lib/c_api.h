@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/bits.h"
 #include "lib/heap.h"
 
 namespace freebump {
@@ -150,7 +151,7 @@ class CApi {
   // Rounds the size up to whole pages; pvalloc(0) is one page.
   static void* pvalloc(size_t size) {
     if (size > SIZE_MAX - (Env::kPageSize - 1)) return out_of_memory();
-    size_t pages = (size + Env::kPageSize - 1) & ~(Env::kPageSize - 1);
+    const size_t pages = align_up(size, Env::kPageSize);
     return aligned("pvalloc", Env::kPageSize, pages == 0 ? Env::kPageSize : pages);
   }
 
@@ -173,10 +174,6 @@ class CApi {
     if (pointer == nullptr) return;
     const HeapError error = Env::heap().free(pointer);
     if (__builtin_expect(error != HeapError::kNone, 0)) die("free", error, pointer);
-  }
-
-  static constexpr bool is_power_of_two(size_t value) {
-    return value != 0 && (value & (value - 1)) == 0;
   }
 
   static void* memalign_named(const char* function, size_t alignment, size_t size) {

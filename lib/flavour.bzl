@@ -4,8 +4,8 @@
     --//lib:flavour=checked      Scudo-style hardening: a random tag key, poisoned freed
     (--config=checked)           payloads, a quarantine, origins checked at free
 
-//lib:core defines FREEBUMP_CHECKED=1 in the checked flavour for everything built on it. Tests
-run in the checked flavour beside the default one through setting_test
+//lib:core defines FREEBUMP_CHECKED (1 in the checked flavour, else 0) for everything built on
+it. Tests run in the checked flavour beside the default one through setting_test
 (bazel/build_settings.bzl), as checked_leg() below does.
 """
 
@@ -19,7 +19,7 @@ def flavour_defines():
     """The core's define for the flavour in effect."""
     return select({
         "//lib:checked_flavour": ["FREEBUMP_CHECKED=1"],
-        "//conditions:default": [],
+        "//conditions:default": ["FREEBUMP_CHECKED=0"],
     })
 
 def checked_leg(test, test_args = [], **kwargs):

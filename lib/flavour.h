@@ -22,7 +22,7 @@
 #define FREEBUMP_LIB_FLAVOUR_H_
 
 #ifndef FREEBUMP_CHECKED
-#define FREEBUMP_CHECKED 0
+#error "FREEBUMP_CHECKED comes from //lib:core (the flavour setting, lib/flavour.bzl)"
 #endif
 
 namespace freebump {

@@ -59,7 +59,7 @@
 // FREEBUMP_TAG_CHECKS=0 builds tags without their check bits (all zero): only for measuring
 // what the check costs in code (//lib:size_probe, the wasm size figures), never shipped.
 #ifndef FREEBUMP_TAG_CHECKS
-#define FREEBUMP_TAG_CHECKS 1
+#error "FREEBUMP_TAG_CHECKS comes from //lib:core (lib/footprint.bzl)"
 #endif
 
 namespace freebump {
@@ -82,6 +82,13 @@ inline constexpr unsigned kTagCheckShift = 48;
 inline constexpr unsigned kTagValueBits = kTagCheckShift - kTagValueShift;
 inline constexpr uint64_t kTagValueMask = (uint64_t{1} << kTagValueBits) - 1;
 inline constexpr uint64_t kHugeUnitBytes = 4096;
+// A FREE tag's link and an ALIGNED tag's distance count 8-byte units; a tag's slot (in its
+// check) counts 16-byte ones, a block's alignment: header = base + 16 slot + 8.
+inline constexpr uint64_t kLinkUnitBytes = 8;
+inline constexpr unsigned kSlotShift = 4;
+static_assert(uint64_t{1} << kSlotShift == kPayloadAlignment, "a slot per block position");
+// A link reaches this far above the heap base: a heap's memory must end below base + kLinkReach.
+inline constexpr uint64_t kLinkReach = kLinkUnitBytes << kTagValueBits;
 inline constexpr uint64_t kTagCheckMultiplier = 0x9E3779B97F4A7C15ull;
 
 // What allocated a block: the origin field of its USED or HUGE tag (above).
@@ -115,14 +122,13 @@ class TagCodec {
   }
   // `next_header` is 0 at the end of the list.
   constexpr uint64_t free(uintptr_t header, unsigned order, uintptr_t next_header) const {
-    const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;
-    return seal(header, fields(TagKind::kFree, order, link));
+    return seal(header, fields(TagKind::kFree, order, link_of(next_header)));
   }
   constexpr uint64_t huge(uintptr_t header, uint64_t mapped_bytes, Origin origin = Origin::kMalloc) const {
     return seal(header, fields(TagKind::kHuge, static_cast<unsigned>(origin), mapped_bytes / kHugeUnitBytes));
   }
   constexpr uint64_t aligned(uintptr_t header, uintptr_t real_header) const {
-    return seal(header, fields(TagKind::kAligned, 0, (header - real_header) / 8));
+    return seal(header, fields(TagKind::kAligned, 0, (header - real_header) / kLinkUnitBytes));
   }
 
   constexpr DecodedTag decode(uintptr_t header, uint64_t tag) const {
@@ -143,11 +149,11 @@ class TagCodec {
 
   // The header a FREE tag's link names, or 0 at the end of the list.
   constexpr uintptr_t link_target(uint64_t link) const {
-    return link == 0 ? 0 : base_ + static_cast<uintptr_t>(link * 8);
+    return link == 0 ? 0 : base_ + static_cast<uintptr_t>(link * kLinkUnitBytes);
   }
   // The real header an ALIGNED tag at `header` points back to.
   static constexpr uintptr_t aligned_target(uintptr_t header, uint64_t value) {
-    return header - static_cast<uintptr_t>(value * 8);
+    return header - static_cast<uintptr_t>(value * kLinkUnitBytes);
   }
 
   // The check bits for the low 48 bits of a tag stored at `header`.
@@ -156,7 +162,7 @@ class TagCodec {
   }
   // The address's part of the check: computed once, it serves every tag at that address.
   constexpr uint64_t where(uintptr_t header) const {
-    return kTagChecks ? (((offset_of(header) >> 4) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift : 0;
+    return kTagChecks ? (((offset_of(header) >> kSlotShift) ^ key_) * kTagCheckMultiplier) >> kTagCheckShift : 0;
   }
   static constexpr uint64_t fold(uint64_t low48) {
     return kTagChecks ? (low48 ^ (low48 >> 16) ^ (low48 >> 32)) & 0xFFFF : 0;
@@ -169,7 +175,7 @@ class TagCodec {
     return kTagChecks ? ((slot ^ key_) * multiplier_) >> kTagCheckShift : 0;
   }
   // A FREE tag's link to a header (0 for none), and the link to the header of a slot.
-  constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / 8; }
+  constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / kLinkUnitBytes; }
   static constexpr uint64_t link_of_slot(uint64_t slot) { return 2 * slot + 1; }
   // A FREE tag from a precomputed where(header) and the link it holds.
   // The link is not masked: every link of a heap fits its field (that is what bounds a
@@ -213,8 +219,7 @@ class TagCodec {
     return seal_with(where, fields(TagKind::kUsed, order & kTagOrderMask, static_cast<uint64_t>(origin)));
   }
   constexpr uint64_t free_at(uint64_t where, unsigned order, uintptr_t next_header) const {
-    const uint64_t link = next_header == 0 ? 0 : offset_of(next_header) / 8;
-    return seal_with(where, fields(TagKind::kFree, order & kTagOrderMask, link));
+    return seal_with(where, fields(TagKind::kFree, order & kTagOrderMask, link_of(next_header)));
   }
 
  private:

@@ -1,11 +1,9 @@
 #include "lib/heap.h"
 
+#include "lib/bits.h"
+
 namespace freebump {
 namespace {
-
-constexpr uintptr_t align_up(uintptr_t value, uintptr_t alignment) {
-  return (value + alignment - 1) & ~(alignment - 1);
-}
 
 // A shrinking realloc gives the block up for one of the smaller order when that is at least
 // this many steps smaller (a doubling), so that a buffer shrunk to half or less does not keep
@@ -454,7 +452,7 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
   // Ask for the shortfall while spans follow one another (the usual case, and the one that
   // wastes nothing); a span that starts elsewhere must hold the whole block after aligning.
   const uint64_t whole = bytes + kPayloadAlignment;
-  uint64_t want = bump_end_ == 0 ? whole : bytes - (bump_end_ > bump_ ? bump_end_ - bump_ : 0);
+  uint64_t want = bump_end_ == 0 ? whole : bytes - bump_room();
   for (;;) {
     Span span = source_->grow(want);
     // Out of memory: merge this heap's free blocks, the bump region's tail among them (it
@@ -465,7 +463,7 @@ bool FreeingBumpHeap::refill(uint64_t bytes) {
       span = take_free_region(bytes, bytes, true);
     }
     if (span.empty() || !adopt_span(span)) return false;
-    if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) >= bytes) return true;
+    if (bump_room() >= bytes) return true;
     want = whole;
   }
 }

@@ -31,23 +31,25 @@
 #include "lib/memory_source.h"
 #include "lib/size_classes.h"
 
+// The core's optional parts, each 1 or 0 as lib/footprint.bzl sets them for each build (every
+// one 1 but in the freestanding wasm32 module):
 // Statistics (HeapStats below) cost code and four per-order arrays (4 KiB a heap with four
-// classes per doubling). A build where every byte counts (the freestanding wasm32 module)
-// compiles them out with -DFREEBUMP_HEAP_STATS=0; stats() then does not exist, and neither do
-// list limits. Nothing else changes.
+// classes per doubling). Without them (FREEBUMP_HEAP_STATS=0) stats() does not exist, and
+// neither do free_count() and list limits, which they keep: a heap that shares blocks with
+// others (the preload library's) needs them. Nothing else changes.
 #ifndef FREEBUMP_HEAP_STATS
-#define FREEBUMP_HEAP_STATS 1
+#error "FREEBUMP_HEAP_STATS comes from //lib:core (lib/footprint.bzl)"
 #endif
-// Merging free blocks when memory runs out (coalesce_free_blocks) costs code; a build can
-// leave it out with -DFREEBUMP_COALESCING=0 and keep freeing-bump's classic behaviour.
+// Merging free blocks when memory runs out (coalesce_free_blocks) costs code; without it
+// (FREEBUMP_COALESCING=0) the heap keeps freeing-bump's classic behaviour.
 #ifndef FREEBUMP_COALESCING
-#define FREEBUMP_COALESCING 1
+#error "FREEBUMP_COALESCING comes from //lib:core (lib/footprint.bzl)"
 #endif
 // Huge blocks (mappings of their own) exist only where the memory source can map them. A
 // build whose source never does (the freestanding wasm32 module) compiles their code out
-// with -DFREEBUMP_HUGE_BLOCKS=0; a HUGE tag then reads as an invalid pointer.
+// (FREEBUMP_HUGE_BLOCKS=0); a HUGE tag then reads as an invalid pointer.
 #ifndef FREEBUMP_HUGE_BLOCKS
-#define FREEBUMP_HUGE_BLOCKS 1
+#error "FREEBUMP_HUGE_BLOCKS comes from //lib:core (lib/footprint.bzl)"
 #endif
 
 // Every update of the statistics goes through this, so FREEBUMP_HEAP_STATS=0 removes them all.
@@ -59,11 +61,11 @@
 
 // Inline fast paths (try_pop, try_free, forced inline into their callers) in front of the
 // checking paths: on for speed, off where code size comes first (the freestanding wasm32
-// module keeps only the checking paths). //lib:core sets it for each platform.
+// module keeps only the checking paths).
 // The failure paths stay out of line where the fast paths are inline (the callers then need
 // no stack frame).
 #ifndef FREEBUMP_INLINE_FAST_PATHS
-#define FREEBUMP_INLINE_FAST_PATHS 1
+#error "FREEBUMP_INLINE_FAST_PATHS comes from //lib:core (lib/footprint.bzl)"
 #endif
 #if FREEBUMP_INLINE_FAST_PATHS
 #define FREEBUMP_FAST_PATH __attribute__((always_inline)) inline
@@ -173,7 +175,7 @@ struct MergeScratch {
 };
 // Words of a bitmap that covers `heap_bytes` from the tag base.
 constexpr size_t merge_bitmap_words(uint64_t heap_bytes) {
-  return static_cast<size_t>(heap_bytes / (16 * 64) + 1);
+  return static_cast<size_t>(heap_bytes / (kPayloadAlignment * 64) + 1);
 }
 
 // A run of free blocks of one order, linked through their FREE tags from head to tail
@@ -258,7 +260,7 @@ class FreeingBumpHeap {
     if (order >= kNumOrders) __builtin_unreachable();
     const uint64_t link = free_links_[order];
     if (link == 0) return nullptr;
-    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * 8);
+    const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * kLinkUnitBytes);
     const uint64_t tag = load_tag(header);
     const uint64_t where = codec_.where_of_slot(link >> 1);
     if (__builtin_expect(!TagCodec::check_holds(tag, where), 0)) return nullptr;
@@ -446,7 +448,7 @@ class FreeingBumpHeap {
   // extent) when it is not.
   bool in_known_heap(uintptr_t payload, uint64_t* slot) const {
     const uint64_t offset = payload + known_first_payload_negated_;
-    *slot = (offset >> 4) | (offset << 60);
+    *slot = (offset >> kSlotShift) | (offset << (64 - kSlotShift));
     return *slot < known_slots_;
   }
   void refresh_known_high_water() {
@@ -454,8 +456,8 @@ class FreeingBumpHeap {
     const uintptr_t high_water = source_->high_water();
     const bool known = codec_.base() != 0 && high_water > codec_.base();
     known_first_payload_negated_ = 0 - (codec_.base() + kHeaderBytes + kHeaderBytes);
-    known_slots_ = known ? (high_water - codec_.base()) / 16 : 0;
-    known_links_ = known ? (high_water - codec_.base()) / 8 : 0;
+    known_slots_ = known ? (high_water - codec_.base()) >> kSlotShift : 0;
+    known_links_ = known ? (high_water - codec_.base()) / kLinkUnitBytes : 0;
 #endif
   }
   Ownership locate(uintptr_t header) const;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "lib/bits.h"
 #include "lib/flavour.h"
 
 namespace freebump {
@@ -46,8 +47,9 @@ class MemorySource {
   virtual uintptr_t base() const = 0;
 
   // Huge blocks: requests above huge_threshold() get a mapping of their own (at least
-  // `bytes`, page-aligned, a multiple of 4096 long). Only sources that set a threshold need
-  // these; `*zeroed` says whether the mapping is known to be all zeroes.
+  // `bytes`, page-aligned, a whole number of header_tag.h's kHugeUnitBytes long: a HUGE tag
+  // counts its length in them). Only sources that set a threshold need these; `*zeroed` says
+  // whether the mapping is known to be all zeroes.
   virtual Span map_huge(uint64_t bytes, bool* zeroed) {
     (void)bytes;
     *zeroed = false;
@@ -128,7 +130,7 @@ class FixedBufferSource final : public MemorySource {
     if (min_bytes > left || left == 0) return Span{};
     uint64_t take = left;
     if (step_ != 0) {
-      take = (min_bytes + step_ - 1) / step_ * step_;
+      take = round_up(min_bytes, step_);
       if (take > left || take < min_bytes) take = left;
     }
     const Span span{next_, next_ + static_cast<uintptr_t>(take)};

@@ -75,7 +75,7 @@ constexpr uint64_t block_units(unsigned order) {
   return order < kClassesPerDoubling ? order : units;
 }
 
-constexpr uint64_t block_bytes(unsigned order) { return 16 * block_units(order) + 16; }
+constexpr uint64_t block_bytes(unsigned order) { return kPayloadAlignment * (block_units(order) + 1); }
 
 // block_bytes of every order, for the fast paths' statistics: one load instead of the
 // arithmetic above, which costs the allocation fast path a branch and seven instructions.
@@ -86,7 +86,8 @@ struct BlockBytesTable {
   }
 };
 inline constexpr BlockBytesTable kBlockBytes{};
-constexpr uint64_t usable_bytes(unsigned order) { return 16 * block_units(order) + 8; }
+// A block less its header tag.
+constexpr uint64_t usable_bytes(unsigned order) { return block_bytes(order) - kHeaderBytes; }
 
 // The largest request any heap accepts, checked before any header or rounding arithmetic
 // (glibc bug 22375: adding the header to a size near SIZE_MAX wrapped to a small block).
@@ -126,9 +127,6 @@ constexpr unsigned fast_order_for_size(uint64_t size) {
   return size <= kSmallSizeMax ? kSmallOrders.orders[(size + 7) / 16] : order_for_size(size);
 }
 
-static_assert(block_bytes(0) == usable_bytes(0) + kHeaderBytes &&
-              block_bytes(5) == usable_bytes(5) + kHeaderBytes &&
-              block_bytes(kMaxOrder) == usable_bytes(kMaxOrder) + kHeaderBytes);
 static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 48);
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);

@@ -1,5 +1,7 @@
 #include "preload/central_pool.h"
 
+#include "lib/bits.h"
+
 namespace freebump {
 namespace {
 
@@ -105,7 +107,7 @@ Span CentralPool::take_reserve_region_locked(uint64_t min_bytes) {
   // The cut falls on a header position, as between two blocks: the span handed out ends
   // there (its last block may end there), and the rest starts 8 bytes before it, as every
   // span does. Cut at a 16-byte boundary instead, the 16 bytes around it would be in no block.
-  const uint64_t keep = (preferred + kPageBytes - 1) / kPageBytes * kPageBytes;
+  const uint64_t keep = round_up(preferred, kPageBytes);
   if (span_bytes(span) >= 2 * keep + kRecycledRegionBytes) {
     const uintptr_t cut = span.begin + static_cast<uintptr_t>(keep) - kHeaderBytes;
     add_region_to_reserve_locked(Span{cut - kHeaderBytes, span.end}, kClean);

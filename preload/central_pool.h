@@ -37,6 +37,13 @@
 #include "preload/metadata_ring.h"
 #include "preload/platform.h"
 
+// The pool, and the thread heaps above it, need the full core (lib/footprint.bzl): the heaps'
+// lists bounded by list limits and counted by free_count() (statistics), the pool's merging,
+// huge blocks. The small footprint is the freestanding wasm32 module's, where nothing of this
+// library builds.
+static_assert(FREEBUMP_HEAP_STATS && FREEBUMP_COALESCING && FREEBUMP_HUGE_BLOCKS,
+              "the preload library needs the full core (lib/footprint.bzl)");
+
 namespace freebump {
 
 struct PoolStats {

@@ -11,6 +11,7 @@
 
 #include <valgrind/memcheck.h>
 
+#include "lib/bits.h"
 #include "lib/header_tag.h"
 
 namespace freebump {
@@ -21,9 +22,7 @@ namespace {
 constexpr uint64_t kRangeStep = uint64_t{4} << 20;
 // Heaps get at least this much per grow(), so threads rarely come back for more.
 constexpr uint64_t kChunkBytes = uint64_t{64} << 10;
-// Tags' links count 8-byte units from the base in kTagValueBits: every range ends below
-// base + kLinkReach.
-constexpr uint64_t kLinkReach = uint64_t{8} << kTagValueBits;
+// Every range ends below base + kLinkReach (header_tag.h), where tags' links reach.
 // The first range is tried at this many random addresses (aligned to kHintAlignment, so that
 // the kernel can back the heap with huge pages) before the kernel is let choose.
 constexpr int kFirstRangeHints = 4;
@@ -36,10 +35,6 @@ constexpr uint64_t kHugeReuseRatio = 4;
 
 constexpr bool reusable_whole(uint64_t cached, uint64_t length) {
   return cached >= length && cached / kHugeReuseRatio <= length;
-}
-
-constexpr uint64_t round_up(uint64_t value, uint64_t step) {
-  return (value + step - 1) / step * step;
 }
 
 // System calls set errno on failure; the malloc family must not change it on success, and

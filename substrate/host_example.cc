@@ -1,5 +1,7 @@
 // The README's host example, built and run as a test so that it stays true: a host's
-// ext_allocator_malloc_version_1 / ext_allocator_free_version_1 on the exact allocator.
+// ext_allocator_malloc_version_1 / ext_allocator_free_version_1 on the exact allocator. The
+// README's copy of the lines between "README example begins" and "ends" must be theirs to the
+// character (substrate_host_example_readme_test).
 #include <stdint.h>
 #include <string.h>
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "lib/bits.h"
 #include "lib/heap.h"
 #include "lib/memory_source.h"
 
@@ -61,7 +62,7 @@ class GappySource final : public MemorySource {
 
   Span grow(uint64_t min_bytes) override {
     const uint64_t skip = next_ == begin_ ? 0 : gap_;
-    const uint64_t take = (min_bytes + step_ - 1) / step_ * step_;
+    const uint64_t take = round_up(min_bytes, step_);
     if (end_ - next_ < skip || end_ - next_ - skip < take) return Span{};
     const Span span{static_cast<uintptr_t>(next_ + skip),
                     static_cast<uintptr_t>(next_ + skip + take)};

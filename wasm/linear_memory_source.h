@@ -30,13 +30,14 @@
 
 #include <stdint.h>
 
+#include "lib/bits.h"
 #include "lib/memory_source.h"
 
 // FREEBUMP_MEMORY_GROWTH=0 builds a source that never calls memory.grow (the heap lives in
 // the memory the module starts with): only for measuring what growth costs in code
 // (//lib:size_probe, the wasm size figures), never shipped.
 #ifndef FREEBUMP_MEMORY_GROWTH
-#define FREEBUMP_MEMORY_GROWTH 1
+#error "FREEBUMP_MEMORY_GROWTH comes from //lib:core (lib/footprint.bzl)"
 #endif
 
 namespace freebump {
@@ -77,7 +78,7 @@ class LinearMemorySource final : public MemorySource {
     if (limit - begin >= min_bytes) return span(begin, limit);
     if (!FREEBUMP_MEMORY_GROWTH) return Span{};
     if (limit != memory_end) begin = memory_end;  // growth cannot continue a span capped early
-    const uint64_t need_pages = (min_bytes - (memory_end - begin) + kPageBytes - 1) / kPageBytes;
+    const uint64_t need_pages = divide_rounding_up(min_bytes - (memory_end - begin), kPageBytes);
     if (min_bytes > kMaxPages * kPageBytes || need_pages > kMaxPages - pages) {
       return Span{};  // fails without calling memory.grow
     }

@@ -1,10 +1,8 @@
 // The malloc family and operator new/delete as exported by libfreebump.so. This binary links
 // the overrides in, so every allocation in it (GoogleTest's included) goes through them.
 // One suite, named *DeathTest as GoogleTest asks of a suite that holds death tests (it runs
-// such suites first, before any thread could exist). The misuse cases come first: the other
-// cases free huge blocks, and the platform remembers where freed mappings were
-// (preload/huge_registry.h), so a page mapped there later would be diagnosed as a double free
-// where the misuse cases expect an invalid pointer.
+// such suites first, before any thread could exist). The cases run in any order
+// (--gtest_shuffle).
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -62,11 +60,18 @@ TEST(MallocApiDeathTest, ADoubleFreeOfAHugeBlockWhoseMappingIsGoneAborts) {
   EXPECT_DEATH(free(aligned), "^libfreebump: free\\(\\): double free");
 }
 
+// Pages of the program's own image, so provably never a mapping of ours, live or freed: the
+// platform remembers where freed huge mappings were (preload/huge_registry.h) and would call a
+// pointer into one a double free, and a page the test mapped could lie where another case
+// freed one. The first is made unreadable; the second is unmapped, a hole between pages that
+// stay mapped, too small for any mapping of ours (64 KiB and up) to land in it.
+alignas(4096) char g_pages_of_our_image[3 * 4096];
+
 TEST(MallocApiDeathTest, PointersIntoNoMappingOfOursAbortWithoutBeingRead) {
   // A page nobody may read and a page that is not mapped: reading a tag in either faults, so
   // a diagnostic proves it was not read.
-  auto* pages = static_cast<char*>(mmap(nullptr, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(pages, MAP_FAILED);
+  char* const pages = g_pages_of_our_image;
+  ASSERT_EQ(mprotect(pages, 2 * 4096, PROT_NONE), 0);
   ASSERT_EQ(munmap(pages + 4096, 4096), 0);
   for (char* page : {pages, pages + 4096}) {
     EXPECT_DEATH(free(page + 16), "^libfreebump: free\\(\\): invalid pointer \\(pointer 0x[0-9a-f]+\\)\n$");
@@ -74,8 +79,10 @@ TEST(MallocApiDeathTest, PointersIntoNoMappingOfOursAbortWithoutBeingRead) {
     EXPECT_DEATH(free(realloc(page + 64, 100)), "^libfreebump: realloc\\(\\): invalid pointer");
     EXPECT_DEATH(malloc_usable_size(page + 32), "^libfreebump: malloc_usable_size\\(\\): invalid pointer");
   }
-  munmap(pages, 4096);
-  munmap(pages + 2 * 4096, 4096);
+  // The image as it was: the hole mapped again (zero, as the bss was), both pages writable.
+  ASSERT_EQ(mmap(pages + 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+            pages + 4096);
+  ASSERT_EQ(mprotect(pages, 4096, PROT_READ | PROT_WRITE), 0);
 }
 
 TEST(MallocApiDeathTest, ADoubleDeleteAborts) {
