@@ -111,7 +111,7 @@ constexpr HeapError mismatch_from(Origin origin) {
 // caller that wants only the block may use it as the pointer. One word, as payloads are
 // 16-byte aligned: a failure is the error's number alone, below 16. So the result travels in
 // one register on every target (wasm32's C ABI returns a struct of two fields through the
-// stack, which cost the freestanding module 185 bytes).
+// stack, which costs code at every call in the freestanding module).
 class Allocated {
  public:
   constexpr Allocated() = default;
