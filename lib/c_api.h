@@ -9,9 +9,12 @@
 //   static Heap& heap();                       // try_allocate, try_free (the inline
 //                                              // fast paths: nullptr / false sends the
 //                                              // call to the slow paths; try_free
-//                                              // declines a null pointer), allocate,
-//                                              // allocate_zeroed, allocate_aligned, free,
-//                                              // reallocate, usable_size, last_error
+//                                              // declines a null pointer), and the slow
+//                                              // paths, one call per operation, each
+//                                              // returning its error: allocate,
+//                                              // allocate_zeroed, allocate_aligned,
+//                                              // reallocate (an Allocated, lib/heap.h),
+//                                              // free, usable_size (a HeapError)
 //   static void set_errno(int);                // a no-op where there is no errno
 //   static constexpr int kNoMemory, kInvalid;  // that platform's ENOMEM and EINVAL
 //   static constexpr size_t kPageSize;         // for valloc and pvalloc
@@ -113,9 +116,9 @@ class CApi {
       free(pointer);
       return nullptr;
     }
-    void* moved = Env::heap().reallocate(pointer, size);
-    if (moved == nullptr) fail("realloc", pointer);
-    return moved;
+    const Allocated moved = Env::heap().reallocate(pointer, size);
+    if (moved.payload() == nullptr) fail("realloc", moved.error(), pointer);
+    return moved.payload();
   }
 
   static void* reallocarray(void* pointer, size_t count, size_t size) {
@@ -188,13 +191,12 @@ class CApi {
   }
 
   // A NULL from the heap: ENOMEM for a request it could not serve, abort for corruption.
-  static void* checked(const char* function, void* pointer) {
-    if (__builtin_expect(pointer == nullptr, 0)) fail(function, nullptr);
-    return pointer;
+  static void* checked(const char* function, Allocated result) {
+    if (__builtin_expect(result.payload() == nullptr, 0)) fail(function, result.error(), nullptr);
+    return result.payload();
   }
 
-  FREEBUMP_COLD static void fail(const char* function, const void* pointer) {
-    const HeapError error = Env::heap().last_error();
+  FREEBUMP_COLD static void fail(const char* function, HeapError error, const void* pointer) {
     if (is_heap_corruption(error)) die(function, error, pointer);
     Env::set_errno(error == HeapError::kBadAlignment ? Env::kInvalid : Env::kNoMemory);
   }

@@ -53,7 +53,7 @@ const char* describe(HeapError error) {
 
 // ---- Allocation ----------------------------------------------------------------------------
 
-void* FreeingBumpHeap::allocate(size_t size) {
+Allocated FreeingBumpHeap::allocate(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   if (kHugeBlocks && size > source_->huge_threshold()) {
     bool zeroed;
@@ -62,44 +62,39 @@ void* FreeingBumpHeap::allocate(size_t size) {
   return allocate_order(order_for_size(size));
 }
 
-void* FreeingBumpHeap::allocate_zeroed(size_t size) {
+Allocated FreeingBumpHeap::allocate_zeroed(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   bool zeroed = false;
-  void* payload;
+  Allocated block;
   if (kHugeBlocks && size > source_->huge_threshold()) {
-    payload = allocate_huge(size, &zeroed);
+    block = allocate_huge(size, &zeroed);
   } else {
-    payload = allocate_order(order_for_size(size));
+    block = allocate_order(order_for_size(size));
     zeroed = last_was_fresh_ && source_->spans_are_zeroed();
   }
-  if (payload != nullptr && !zeroed) __builtin_memset(payload, 0, size);
-  return payload;
+  if (block.payload() != nullptr && !zeroed) __builtin_memset(block.payload(), 0, size);
+  return block;
 }
 
-void* FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
+Allocated FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) return fail(HeapError::kBadAlignment);
   if (alignment <= kPayloadAlignment) return allocate(size);
   // Worst case the aligned payload starts alignment - 16 bytes into the block.
   const uint64_t slack = alignment - kPayloadAlignment;
   if (alignment > kMaxRequest || size > kMaxRequest - slack) return fail(HeapError::kTooLarge);
-  void* raw = allocate(static_cast<size_t>(size + slack));
-  if (raw == nullptr) return nullptr;
-  const uintptr_t payload = reinterpret_cast<uintptr_t>(raw);
+  const Allocated raw = allocate(static_cast<size_t>(size + slack));
+  if (raw.payload() == nullptr) return raw;
+  const uintptr_t payload = reinterpret_cast<uintptr_t>(raw.payload());
   const uintptr_t aligned = align_up(payload, alignment);
   // aligned - 8 >= payload + 8: the ALIGNED tag sits inside the block's own payload.
   if (aligned != payload) store_tag(aligned - 8, codec_.aligned(aligned - 8, payload - 8));
-  return reinterpret_cast<void*>(aligned);
+  return Allocated{reinterpret_cast<void*>(aligned)};
 }
 
-void* FreeingBumpHeap::allocate_order(unsigned order) {
+Allocated FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   refresh_known_high_water();
-  if (head(order) != 0) {
-#if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
-    if (void* payload = try_pop(order)) return payload;
-#endif
-    return pop_free(order);
-  }
+  if (head(order) != 0) return pop_free(order);
   const uint64_t bytes = block_bytes(order);
   if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
 #if FREEBUMP_CHECKED
@@ -118,10 +113,10 @@ void* FreeingBumpHeap::allocate_order(unsigned order) {
   note_allocated(order);
   count_held(order, 1);
   last_was_fresh_ = !bump_recycled_;
-  return reinterpret_cast<void*>(header + kHeaderBytes);
+  return Allocated{reinterpret_cast<void*>(header + kHeaderBytes)};
 }
 
-void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
+Allocated FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
   init_codec();
   const Span mapping = source_->map_huge(size + kHugePayloadOffset, zeroed);
   if (mapping.empty()) return fail(HeapError::kOutOfMemory);
@@ -129,10 +124,10 @@ void* FreeingBumpHeap::allocate_huge(uint64_t size, bool* zeroed) {
   store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
   FREEBUMP_COUNT(stats_.huge_live++);
   FREEBUMP_COUNT(stats_.huge_bytes += mapping.end - mapping.begin);
-  return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
+  return Allocated{reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset)};
 }
 
-void* FreeingBumpHeap::pop_free(unsigned order) {
+Allocated FreeingBumpHeap::pop_free(unsigned order) {
   const uintptr_t header = head(order);
   const uint64_t tag = load_tag(header);
   const uintptr_t next = codec_.link_target(TagCodec::value_of(tag));
@@ -151,7 +146,7 @@ void* FreeingBumpHeap::pop_free(unsigned order) {
 #endif
   store_tag(header, codec_.used(header, order));
   note_allocated(order);
-  return reinterpret_cast<void*>(header + kHeaderBytes);
+  return Allocated{reinterpret_cast<void*>(header + kHeaderBytes)};
 }
 
 #if FREEBUMP_HEAP_STATS
@@ -165,11 +160,6 @@ HeapStats FreeingBumpHeap::stats() const {
 }
 #endif
 
-void* FreeingBumpHeap::fail(HeapError error) {
-  last_error_ = error;
-  return nullptr;
-}
-
 // ---- Free, realloc, usable size ------------------------------------------------------------
 
 HeapError FreeingBumpHeap::free(void* payload, Origin origin) {
@@ -177,16 +167,11 @@ HeapError FreeingBumpHeap::free(void* payload, Origin origin) {
   return free(payload, &freed_order, origin);
 }
 
-HeapError FreeingBumpHeap::free(void* payload, unsigned* freed_order, Origin origin) {
-#if FREEBUMP_INLINE_FAST_PATHS  // Else only the checking path.
-  if (try_free(payload, freed_order)) return HeapError::kNone;
-#endif
-  return free_slow(reinterpret_cast<uintptr_t>(payload), freed_order, origin);
-}
-
-// Everything try_free leaves: NULL, over-aligned payloads, huge blocks, and every misuse (and
-// in the checked flavour, every block).
-HeapError FreeingBumpHeap::free_slow(uintptr_t payload, unsigned* freed_order, Origin origin) {
+// The checking path for every block: what try_free leaves (NULL, over-aligned payloads, huge
+// blocks, a full list, blocks above the known heap, every misuse, and in the checked flavour
+// every block) and everything freed without it.
+HeapError FreeingBumpHeap::free(void* pointer, unsigned* freed_order, Origin origin) {
+  const uintptr_t payload = reinterpret_cast<uintptr_t>(pointer);
   *freed_order = kNumOrders;
   if (payload == 0) return HeapError::kNone;
   refresh_known_high_water();
@@ -217,12 +202,12 @@ HeapError FreeingBumpHeap::release_block(const LiveBlock& block, unsigned* liste
   return HeapError::kNone;
 }
 
-void* FreeingBumpHeap::reallocate(void* payload, size_t size) {
+Allocated FreeingBumpHeap::reallocate(void* payload, size_t size) {
   unsigned freed_order;
   return reallocate(payload, size, &freed_order);
 }
 
-void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_order) {
+Allocated FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_order) {
   *freed_order = kNumOrders;
   if (payload == nullptr) return allocate(size);
   const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
@@ -236,29 +221,27 @@ void* FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* freed_or
   const bool stays_huge = kHugeBlocks && size > source_->huge_threshold();
   if (kHugeBlocks && block.huge) {
     if (stays_huge && unaligned_block) return reallocate_huge(block, size);
-    if (stays_huge && size <= usable) return payload;
+    if (stays_huge && size <= usable) return Allocated{payload};
   } else if (!stays_huge) {
     const unsigned new_order = order_for_size(size);
     if (size <= usable) {
-      if (!unaligned_block || new_order + kShrinkOrders > block.order) return payload;
+      if (!unaligned_block || new_order + kShrinkOrders > block.order) return Allocated{payload};
       if (block.payload_end == bump_) {
         cut_at_top(block, new_order);
-        return payload;
+        return Allocated{payload};
       }
-      void* moved = allocate_order(new_order);
-      if (moved == nullptr) {  // Keeping the bigger block is a fine answer too.
-        last_error_ = HeapError::kNone;
-        return payload;
-      }
-      __builtin_memcpy(moved, payload, size);
+      const Allocated moved = allocate_order(new_order);
+      // Keeping the bigger block is a fine answer too.
+      if (moved.payload() == nullptr) return Allocated{payload};
+      __builtin_memcpy(moved.payload(), payload, size);
       const HeapError released = release(block.header, block.order, freed_order);
       return released == HeapError::kNone ? moved : fail(released);
     }
-    if (unaligned_block && extend_at_top(block, new_order)) return payload;
+    if (unaligned_block && extend_at_top(block, new_order)) return Allocated{payload};
   }
-  void* moved = allocate(size);
-  if (moved == nullptr) return nullptr;
-  __builtin_memcpy(moved, payload, static_cast<size_t>(size < usable ? size : usable));
+  const Allocated moved = allocate(size);
+  if (moved.payload() == nullptr) return moved;
+  __builtin_memcpy(moved.payload(), payload, static_cast<size_t>(size < usable ? size : usable));
   const HeapError released = release_block(block, freed_order);
   return released == HeapError::kNone ? moved : fail(released);
 }
@@ -274,14 +257,14 @@ void FreeingBumpHeap::cut_at_top(const LiveBlock& block, unsigned new_order) {
   bump_recycled_ = true;
 }
 
-void* FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
+Allocated FreeingBumpHeap::reallocate_huge(const LiveBlock& block, size_t size) {
   const Span old_mapping{block.header - kHugeHeaderInPage, block.payload_end};
   const Span mapping = source_->remap_huge(old_mapping, size + kHugePayloadOffset);
   if (mapping.empty()) return fail(HeapError::kOutOfMemory);
   const uintptr_t header = mapping.begin + kHugeHeaderInPage;
   store_tag(header, codec_.huge(header, mapping.end - mapping.begin));
   FREEBUMP_COUNT(stats_.huge_bytes += (mapping.end - mapping.begin) - (old_mapping.end - old_mapping.begin));
-  return reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset);
+  return Allocated{reinterpret_cast<void*>(mapping.begin + kHugePayloadOffset)};
 }
 
 HeapError FreeingBumpHeap::usable_size(const void* payload, size_t* size) const {

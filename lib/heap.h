@@ -109,6 +109,28 @@ constexpr HeapError mismatch_from(Origin origin) {
   return static_cast<HeapError>(static_cast<unsigned>(HeapError::kMismatchFromMalloc) + static_cast<unsigned>(origin));
 }
 
+// What an allocating call returns: a payload, or nullptr and why (the heap unchanged). A
+// caller that wants only the block may use it as the pointer. One word, as payloads are
+// 16-byte aligned: a failure is the error's number alone, below 16. So the result travels in
+// one register on every target (wasm32's C ABI returns a struct of two fields through the
+// stack, which costs code at every call in the freestanding module).
+class Allocated {
+ public:
+  constexpr Allocated() = default;
+  explicit Allocated(void* payload) : word_(reinterpret_cast<uintptr_t>(payload)) {}
+  static constexpr Allocated failure(HeapError error) { return Allocated(static_cast<uintptr_t>(error)); }
+
+  void* payload() const { return word_ < kPayloadAlignment ? nullptr : reinterpret_cast<void*>(word_); }
+  HeapError error() const { return word_ < kPayloadAlignment ? static_cast<HeapError>(word_) : HeapError::kNone; }
+  operator void*() const { return payload(); }
+
+ private:
+  constexpr explicit Allocated(uintptr_t word) : word_(word) {}
+  uintptr_t word_ = 0;
+};
+static_assert(static_cast<unsigned>(HeapError::kMismatchFromAlignedNewArray) < kPayloadAlignment,
+              "every error fits below the payload alignment");
+
 // The checked flavour's poison and quarantine (lib/flavour.h). The first kPoisonedBytes of a
 // freed payload (all of a smaller one) are set to kPoisonByte and must still hold it when the
 // block is handed out again; whoever gives a free block's pages back keeps those bytes (0 in
@@ -205,12 +227,14 @@ class FreeingBumpHeap {
   FreeingBumpHeap(const FreeingBumpHeap&) = delete;
   FreeingBumpHeap& operator=(const FreeingBumpHeap&) = delete;
 
-  // A 16-byte-aligned block of at least `size` bytes, or nullptr (see last_error()).
-  void* allocate(size_t size);
+  // The slow paths: each is the whole operation, one entry that does not run the fast paths
+  // (try_pop, try_free) again, and returns its error with its result.
+  // A 16-byte-aligned block of at least `size` bytes, or nullptr and the error.
+  Allocated allocate(size_t size);
   // As allocate, with the first `size` bytes zeroed (skipping memory known to be fresh).
-  void* allocate_zeroed(size_t size);
+  Allocated allocate_zeroed(size_t size);
   // As allocate, aligned to `alignment` (a power of two).
-  void* allocate_aligned(size_t alignment, size_t size);
+  Allocated allocate_aligned(size_t alignment, size_t size);
   // Frees a block from allocate*, reallocate or nullptr (a no-op). On an error the heap is
   // unchanged. The checked flavour requires the block's origin to be `origin` (set_origin).
   HeapError free(void* payload, Origin origin = Origin::kMalloc);
@@ -219,11 +243,11 @@ class FreeingBumpHeap {
   // caller can keep its lists bounded.
   HeapError free(void* payload, unsigned* freed_order, Origin origin = Origin::kMalloc);
   // Resizes in place when the block still fits (or sits at the top of the bump region);
-  // otherwise moves it. nullptr with last_error() on failure, the old block intact.
-  void* reallocate(void* payload, size_t size);
+  // otherwise moves it. nullptr and the error on failure, the old block intact.
+  Allocated reallocate(void* payload, size_t size);
   // As reallocate, and says which order's free list the old block joined if it moved
   // (kNumOrders if none did).
-  void* reallocate(void* payload, size_t size, unsigned* freed_order);
+  Allocated reallocate(void* payload, size_t size, unsigned* freed_order);
   // The usable size behind a live pointer.
   HeapError usable_size(const void* payload, size_t* size) const;
 #if FREEBUMP_CHECKED
@@ -394,8 +418,6 @@ class FreeingBumpHeap {
   Span take_free_region(uint64_t min_bytes, uint64_t preferred_bytes, bool coalesce_first,
                         MergeScratch scratch = MergeScratch{});
 
-  // Why the last allocate*/reallocate returned nullptr.
-  HeapError last_error() const { return last_error_; }
 #if FREEBUMP_HEAP_STATS
   // A snapshot: the totals and each order's counts as they are now.
   HeapStats stats() const;
@@ -419,10 +441,9 @@ class FreeingBumpHeap {
     uintptr_t inner;        // an over-aligned payload inside the block, else 0
   };
 
-  void* fail(HeapError error);
+  static Allocated fail(HeapError error) { return Allocated::failure(error); }
   HeapError find_live_block(uintptr_t payload, LiveBlock* block) const;
   HeapError classify_bad_tag(uintptr_t header, uint64_t tag) const;
-  HeapError free_slow(uintptr_t payload, unsigned* freed_order, Origin origin);
   bool in_heap(uintptr_t header) const {
     return (header & (kPayloadAlignment - 1)) == kHeaderBytes &&
            header >= codec_.base() + kHeaderBytes &&
@@ -462,11 +483,11 @@ class FreeingBumpHeap {
   }
   Ownership locate(uintptr_t header) const;
   void init_codec() const;
-  void* allocate_huge(uint64_t size, bool* zeroed);
-  void* reallocate_huge(const LiveBlock& block, size_t size);
+  Allocated allocate_huge(uint64_t size, bool* zeroed);
+  Allocated reallocate_huge(const LiveBlock& block, size_t size);
   HeapError release_block(const LiveBlock& block, unsigned* listed_order);
-  void* allocate_order(unsigned order);
-  void* pop_free(unsigned order);
+  Allocated allocate_order(unsigned order);
+  Allocated pop_free(unsigned order);
   void push_free(uintptr_t header, unsigned order) {
     store_tag(header, codec_.free(header, order, head(order)));
     set_head(order, header);
@@ -579,7 +600,6 @@ class FreeingBumpHeap {
   uintptr_t known_first_payload_negated_ = 0;
   uint64_t known_slots_ = 0;
   uint64_t known_links_ = 0;
-  HeapError last_error_ = HeapError::kNone;
   bool last_was_fresh_ = false;  // the last block came from never-written bump memory
   bool bump_recycled_ = false;   // the bump region is recycled memory (not zero)
 #if FREEBUMP_HEAP_STATS

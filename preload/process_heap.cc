@@ -40,7 +40,6 @@ uint64_t g_in_use = 0;         // the sum of the heaps' published bytes in use (
 uint64_t g_peak_in_use = 0;
 
 __thread ThreadState tls_state;
-__thread HeapError tls_error;
 
 // Heap corruption found outside any call of the C layer (a thread's exit, malloc_trim).
 [[noreturn]] void die_corrupt(const char* function, HeapError error) {
@@ -154,16 +153,9 @@ HeapError keep_bounded(FreeingBumpHeap& heap, unsigned order) {
   return g_pool.take_from(heap, order, batch_size(order));
 }
 
-// How a slow path's result carries an error: NULL with last_error(), or the error itself.
-void* failed(HeapError error, void*) {
-  tls_error = error;
-  return nullptr;
-}
+// A slow path's result carrying an error of the thread's lists instead.
+Allocated failed(HeapError error, Allocated) { return Allocated::failure(error); }
 HeapError failed(HeapError error, HeapError) { return error; }
-void note_result(const FreeingBumpHeap& heap, void* result) {
-  if (result == nullptr) tls_error = heap.last_error();
-}
-void note_result(const FreeingBumpHeap&, HeapError) {}
 
 // Every slow path: the calling thread's heap (or, after its exit, the orphan heap), the list
 // of the order a request needs refilled from the pool first, then the operation, which says
@@ -177,7 +169,6 @@ auto on_thread_heap(size_t refill_size, Operation operation) {
     LockGuard guard(g_orphan_lock);
     init_process();
     const Result result = operation(g_orphan.heap, &freed_order);
-    note_result(g_orphan.heap, result);
     publish_in_use(g_orphan, kPublishBytes);
     return result;
   }
@@ -185,7 +176,6 @@ auto on_thread_heap(size_t refill_size, Operation operation) {
   if (error == HeapError::kNone && refill_size != kNoRefill) error = refill_for(*record, refill_size);
   if (error != HeapError::kNone) return failed(error, Result{});
   const Result result = operation(record->heap, &freed_order);
-  note_result(record->heap, result);
   error = keep_bounded(record->heap, freed_order);
   publish_in_use(*record, kPublishBytes);
   return error != HeapError::kNone ? failed(error, Result{}) : result;
@@ -225,8 +215,8 @@ void add_stats(HeapStats& sum, const HeapStats& stats) {
 
 // ---- The Heap interface ----------------------------------------------------------------------
 
-void* ProcessHeap::allocate(size_t size) {
-  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, false, &tls_error));
+Allocated ProcessHeap::allocate(size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, false));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate(size); });
 }
 
@@ -245,21 +235,21 @@ HeapError ProcessHeap::set_origin(void* payload, Origin origin) {
 }
 #endif
 
-void* ProcessHeap::allocate_zeroed(size_t size) {
-  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, true, &tls_error));
+Allocated ProcessHeap::allocate_zeroed(size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate(size, true));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate_zeroed(size); });
 }
 
-void* ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
-  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate_aligned(alignment, size, &tls_error));
+Allocated ProcessHeap::allocate_aligned(size_t alignment, size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.allocate_aligned(alignment, size));
   // The block behind an over-aligned payload is alignment - 16 bytes bigger.
   const size_t slack = alignment > kPayloadAlignment ? alignment - kPayloadAlignment : 0;
   return on_thread_heap(size <= SIZE_MAX - slack ? size + slack : kNoRefill,
                         [&](FreeingBumpHeap& heap, unsigned*) { return heap.allocate_aligned(alignment, size); });
 }
 
-void* ProcessHeap::reallocate(void* payload, size_t size) {
-  if (valgrind_serves_this_call()) return counted(g_valgrind.reallocate(payload, size, &tls_error));
+Allocated ProcessHeap::reallocate(void* payload, size_t size) {
+  if (valgrind_serves_this_call()) return counted(g_valgrind.reallocate(payload, size));
   return on_thread_heap(size, [&](FreeingBumpHeap& heap, unsigned* freed_order) {
     return heap.reallocate(payload, size, freed_order);
   });
@@ -269,8 +259,6 @@ HeapError ProcessHeap::usable_size(const void* payload, size_t* size) {
   if (valgrind_serves_this_call()) return g_valgrind.usable_size(payload, size);
   return on_thread_heap(kNoRefill, [&](FreeingBumpHeap& heap, unsigned*) { return heap.usable_size(payload, size); });
 }
-
-HeapError ProcessHeap::last_error() const { return tls_error; }
 
 // ---- Trimming, figures, fork -----------------------------------------------------------------
 

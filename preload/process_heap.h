@@ -73,17 +73,16 @@ class ProcessHeap {
   }
   // The slow paths, whole operations (they do not count on the fast path having run). The
   // checked flavour's operator delete forms name the origin the block must have.
-  void* allocate(size_t size);
+  Allocated allocate(size_t size);
   HeapError free(void* payload, Origin origin = Origin::kMalloc);
 #if FREEBUMP_CHECKED
   // operator new's forms: records the origin of a block just allocated.
   HeapError set_origin(void* payload, Origin origin);
 #endif
-  void* allocate_zeroed(size_t size);
-  void* allocate_aligned(size_t alignment, size_t size);
-  void* reallocate(void* payload, size_t size);
+  Allocated allocate_zeroed(size_t size);
+  Allocated allocate_aligned(size_t alignment, size_t size);
+  Allocated reallocate(void* payload, size_t size);
   HeapError usable_size(const void* payload, size_t* size);
-  HeapError last_error() const;
 
   // malloc_trim: the calling thread's free memory, the central pool's and the cached huge
   // mappings go back to the kernel at once; every other thread gives its free memory to the

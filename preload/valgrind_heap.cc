@@ -46,40 +46,37 @@ bool valgrind_checks_heap() {
 AllocatorAtWork::AllocatorAtWork() { VALGRIND_DISABLE_ERROR_REPORTING; }
 AllocatorAtWork::~AllocatorAtWork() { VALGRIND_ENABLE_ERROR_REPORTING; }
 
-void* ValgrindHeap::allocate(size_t size, bool zeroed, HeapError* error) {
+Allocated ValgrindHeap::allocate(size_t size, bool zeroed) {
   LockGuard guard(*lock_);
-  void* payload;
+  Allocated block;
   {
     AllocatorAtWork at_work;
-    payload = zeroed ? heap_->allocate_zeroed(with_red_zone(size)) : heap_->allocate(with_red_zone(size));
+    block = zeroed ? heap_->allocate_zeroed(with_red_zone(size)) : heap_->allocate(with_red_zone(size));
   }
-  return announce(payload, size, zeroed, error);
+  return announce(block, size, zeroed);
 }
 
-void* ValgrindHeap::allocate_aligned(size_t alignment, size_t size, HeapError* error) {
+Allocated ValgrindHeap::allocate_aligned(size_t alignment, size_t size) {
   LockGuard guard(*lock_);
-  void* payload;
+  Allocated block;
   {
     AllocatorAtWork at_work;
-    payload = heap_->allocate_aligned(alignment, with_red_zone(size));
+    block = heap_->allocate_aligned(alignment, with_red_zone(size));
   }
-  return announce(payload, size, false, error);
+  return announce(block, size, false);
 }
 
-// Records a block the heap just returned (or its failure) and announces it to the tool.
-void* ValgrindHeap::announce(void* payload, size_t size, bool zeroed, HeapError* error) {
-  if (payload == nullptr) {
-    *error = heap_->last_error();
-    return nullptr;
-  }
+// Records a block the heap just returned (or passes its failure on) and announces it to the
+// tool.
+Allocated ValgrindHeap::announce(Allocated block, size_t size, bool zeroed) {
+  if (block.payload() == nullptr) return block;
   AllocatorAtWork at_work;
-  if (!insert(reinterpret_cast<uintptr_t>(payload), size)) {
-    heap_->free(payload);
-    *error = HeapError::kOutOfMemory;
-    return nullptr;
+  if (!insert(reinterpret_cast<uintptr_t>(block.payload()), size)) {
+    heap_->free(block.payload());
+    return Allocated::failure(HeapError::kOutOfMemory);
   }
-  VALGRIND_MALLOCLIKE_BLOCK(payload, size, kRedZone, zeroed);
-  return payload;
+  VALGRIND_MALLOCLIKE_BLOCK(block.payload(), size, kRedZone, zeroed);
+  return block;
 }
 
 HeapError ValgrindHeap::free(void* payload) {
@@ -108,47 +105,45 @@ HeapError ValgrindHeap::free(void* payload) {
   return release_locked(address, size);
 }
 
-void* ValgrindHeap::reallocate(void* payload, size_t size, HeapError* error) {
+Allocated ValgrindHeap::reallocate(void* payload, size_t size) {
   const uintptr_t address = reinterpret_cast<uintptr_t>(payload);
   LockGuard guard(*lock_);
   uint64_t old_size;
-  void* moved;
+  Allocated moved;
   {
     AllocatorAtWork at_work;
     Slot* slot = find_slot(address);
     size_t usable = 0;
     if (slot == nullptr) {
-      *error = misused_locked(address);
+      const HeapError error = misused_locked(address);
       VALGRIND_ENABLE_ERROR_REPORTING;
       VALGRIND_FREELIKE_BLOCK(payload, kRedZone);  // the tool's "Invalid ... realloc()" report
       VALGRIND_DISABLE_ERROR_REPORTING;
-      return nullptr;
+      return Allocated::failure(error);
     }
-    *error = heap_->usable_size(payload, &usable);  // its tag intact
-    if (*error != HeapError::kNone) return nullptr;
+    const HeapError error = heap_->usable_size(payload, &usable);  // its tag intact
+    if (error != HeapError::kNone) return Allocated::failure(error);
     old_size = slot->size;
     if (with_red_zone(size) <= usable) {
       slot->size = size;
       VALGRIND_RESIZEINPLACE_BLOCK(payload, old_size, size, kRedZone);
-      return payload;
+      return Allocated{payload};
     }
     moved = heap_->allocate(with_red_zone(size));
-    if (moved == nullptr) {
-      *error = heap_->last_error();
-      return nullptr;
-    }
+    if (moved.payload() == nullptr) return moved;
   }
-  if (announce(moved, size, false, error) == nullptr) return nullptr;
+  moved = announce(moved, size, false);
+  if (moved.payload() == nullptr) return moved;
   // Copied with the tool watching, so that what was undefined stays undefined.
-  __builtin_memcpy(moved, payload, static_cast<size_t>(old_size < size ? old_size : size));
+  __builtin_memcpy(moved.payload(), payload, static_cast<size_t>(old_size < size ? old_size : size));
   {
     AllocatorAtWork at_work;
     find_slot(address)->scrambled = kErased;
   }
   VALGRIND_FREELIKE_BLOCK(payload, kRedZone);
   AllocatorAtWork at_work;
-  *error = release_locked(address, old_size);
-  return *error == HeapError::kNone ? moved : nullptr;
+  const HeapError error = release_locked(address, old_size);
+  return error == HeapError::kNone ? moved : Allocated::failure(error);
 }
 
 HeapError ValgrindHeap::usable_size(const void* payload, size_t* size) {

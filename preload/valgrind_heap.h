@@ -70,10 +70,10 @@ class ValgrindHeap {
   ValgrindHeap(const ValgrindHeap&) = delete;
   ValgrindHeap& operator=(const ValgrindHeap&) = delete;
 
-  // As FreeingBumpHeap's; a failure stores its reason in *error.
-  void* allocate(size_t size, bool zeroed, HeapError* error);
-  void* allocate_aligned(size_t alignment, size_t size, HeapError* error);
-  void* reallocate(void* payload, size_t size, HeapError* error);
+  // As FreeingBumpHeap's.
+  Allocated allocate(size_t size, bool zeroed);
+  Allocated allocate_aligned(size_t alignment, size_t size);
+  Allocated reallocate(void* payload, size_t size);
   HeapError free(void* payload);
   HeapError usable_size(const void* payload, size_t* size);
 
@@ -89,7 +89,7 @@ class ValgrindHeap {
   static constexpr uintptr_t kScramble = 0xA5A5A5A5A5A5A5A5u;
   static constexpr uintptr_t kErased = 1;
 
-  void* announce(void* payload, size_t size, bool zeroed, HeapError* error);
+  Allocated announce(Allocated block, size_t size, bool zeroed);
   HeapError release_locked(uintptr_t payload, uint64_t size);
   HeapError misused_locked(uintptr_t payload);
   // The table of requested sizes (open addressing, linear probing).

@@ -19,8 +19,36 @@ using testing::BufferHeap;
 using testing::GappySource;
 using testing::fill_pattern;
 using testing::pattern_intact;
+using testing::refusal;
 
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// A result is a payload or an error, never both, and each error comes back as itself.
+TEST(Heap, ResultsCarryTheirPayloadOrTheirError) {
+  alignas(16) static uint8_t block[32];
+  const Allocated served(block);
+  EXPECT_EQ(served.payload(), block);
+  EXPECT_EQ(served.error(), HeapError::kNone);
+  for (unsigned e = 1; e <= static_cast<unsigned>(HeapError::kMismatchFromAlignedNewArray); ++e) {
+    const Allocated failed = Allocated::failure(static_cast<HeapError>(e));
+    EXPECT_EQ(failed.payload(), nullptr) << e;
+    EXPECT_EQ(failed.error(), static_cast<HeapError>(e)) << e;
+  }
+  EXPECT_EQ(Allocated().payload(), nullptr);
+}
+
+// The slow paths are whole operations: free() frees a plain block that the fast path would
+// take, and allocate() pops a listed block, each without the fast path having run.
+TEST(Heap, SlowPathsServeWhatTheFastPathsServe) {
+  SKIP_IF_QUARANTINED();
+  BufferHeap h(4096);
+  void* p = h.heap().allocate(40);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(h.heap().allocate(40), p);
+  EXPECT_EQ(h.heap().free(p), HeapError::kNone);
+  EXPECT_EQ(h.heap().free(p), HeapError::kDoubleFree);
+}
 
 // Substrate's tests pin exact addresses; ours do too, relative to the buffer. The first
 // header sits 8 bytes in, so every payload is 16-byte aligned.
@@ -89,14 +117,11 @@ TEST(Heap, AbsurdSizesFailBeforeAnyArithmetic) {
   const size_t absurd[] = {SIZE_MAX, SIZE_MAX - 7, SIZE_MAX - 15, SIZE_MAX / 2 + 1,
                            static_cast<size_t>(PTRDIFF_MAX) + 1};
   for (size_t size : absurd) {
-    EXPECT_EQ(h.heap().allocate(size), nullptr) << size;
-    EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge) << size;
-    EXPECT_EQ(h.heap().allocate_aligned(64, size), nullptr) << size;
-    EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge) << size;
+    EXPECT_EQ(refusal(h.heap().allocate(size)), HeapError::kTooLarge) << size;
+    EXPECT_EQ(refusal(h.heap().allocate_aligned(64, size)), HeapError::kTooLarge) << size;
   }
   // The largest accepted size fails honestly on a small buffer.
-  EXPECT_EQ(h.heap().allocate(static_cast<size_t>(kMaxRequest)), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(refusal(h.heap().allocate(static_cast<size_t>(kMaxRequest))), HeapError::kOutOfMemory);
   EXPECT_EQ(h.heap().stats().bytes_in_use, 0u);
   EXPECT_NE(h.heap().allocate(100), nullptr);
 }
@@ -129,25 +154,24 @@ TEST(Heap, BadAlignmentsAreRejected) {
   BufferHeap h(4096);
   const size_t bad[] = {0, 3, 24, 48, 1000, SIZE_MAX};
   for (size_t alignment : bad) {
-    EXPECT_EQ(h.heap().allocate_aligned(alignment, 8), nullptr) << alignment;
-    EXPECT_EQ(h.heap().last_error(), HeapError::kBadAlignment) << alignment;
+    EXPECT_EQ(refusal(h.heap().allocate_aligned(alignment, 8)), HeapError::kBadAlignment) << alignment;
   }
   const size_t too_big = size_t{1} << (sizeof(size_t) * 8 - 1);
-  EXPECT_EQ(h.heap().allocate_aligned(too_big, 8), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge);
+  EXPECT_EQ(refusal(h.heap().allocate_aligned(too_big, 8)), HeapError::kTooLarge);
 }
 
 TEST(Heap, OutOfMemoryLeavesTheHeapUsable) {
   BufferHeap h(4096);
-  EXPECT_EQ(h.heap().allocate(8192), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(refusal(h.heap().allocate(8192)), HeapError::kOutOfMemory);
   std::vector<void*> blocks;
   for (;;) {
-    void* p = h.heap().allocate(40);
-    if (p == nullptr) break;
+    const Allocated p = h.heap().allocate(40);
+    if (p.payload() == nullptr) {
+      EXPECT_EQ(p.error(), HeapError::kOutOfMemory);
+      break;
+    }
     blocks.push_back(p);
   }
-  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
   EXPECT_EQ(blocks.size(), (4096u - 8) / 48);  // every block of 48 that fits
   EXPECT_EQ(h.heap().allocate(8), nullptr);    // 8 bytes are left: not even order 0 fits
   for (void* p : blocks) ASSERT_EQ(h.heap().free(p), HeapError::kNone);
@@ -183,8 +207,7 @@ TEST(Heap, ForeignAndInteriorPointersAreRejected) {
   EXPECT_EQ(h.heap().free(h.at(2048)), HeapError::kInvalidPointer);  // never handed out
   size_t usable = 0;
   EXPECT_EQ(h.heap().usable_size(on_stack + 16, &usable), HeapError::kInvalidPointer);
-  EXPECT_EQ(h.heap().reallocate(on_stack + 16, 10), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kInvalidPointer);
+  EXPECT_EQ(refusal(h.heap().reallocate(on_stack + 16, 10)), HeapError::kInvalidPointer);
   // An interior pointer whose preceding bytes hold garbage.
   memset(p, 0x5C, 100);
   const HeapError interior = h.heap().free(static_cast<uint8_t*>(p) + 32);
@@ -228,8 +251,7 @@ TEST(Heap, ACorruptedFreeListIsDetectedAndAbandoned) {
   ASSERT_EQ(h.heap().free(b), HeapError::kNone);
   // A heap overflow from the block before b rewrites b's free tag.
   store_tag(addr(b) - 8, load_tag(addr(b) - 8) ^ 0x100);
-  EXPECT_EQ(h.heap().allocate(8), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kCorruptFreeList);
+  EXPECT_EQ(refusal(h.heap().allocate(8)), HeapError::kCorruptFreeList);
   // The heap stays usable: the order bumps afresh, other orders are untouched.
   void* c = h.heap().allocate(8);
   EXPECT_NE(c, nullptr);
@@ -324,7 +346,7 @@ TEST(Heap, ZeroedAllocationAfterACutAtTheTopIsZero) {
   void* big = heap.allocate(4000);
   memset(big, 0xEE, 4000);
   ASSERT_EQ(heap.reallocate(big, 16), big);
-  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(2000));
+  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(2000).payload());
   ASSERT_NE(zeroed, nullptr);
   EXPECT_LT(addr(zeroed), addr(big) + 4000);  // it reuses the cut memory
   for (size_t i = 0; i < 2000; ++i) ASSERT_EQ(zeroed[i], 0) << i;
@@ -335,10 +357,8 @@ TEST(Heap, AFailedReallocLeavesTheBlockIntact) {
   void* p = h.heap().allocate(100);
   fill_pattern(p, 100, 3);
   void* blocker = h.heap().allocate(8);
-  EXPECT_EQ(h.heap().reallocate(p, 8192), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
-  EXPECT_EQ(h.heap().reallocate(p, SIZE_MAX), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kTooLarge);
+  EXPECT_EQ(refusal(h.heap().reallocate(p, 8192)), HeapError::kOutOfMemory);
+  EXPECT_EQ(refusal(h.heap().reallocate(p, SIZE_MAX)), HeapError::kTooLarge);
   EXPECT_EQ(pattern_intact(p, 100, 3), 100u);
   EXPECT_EQ(h.heap().free(p), HeapError::kNone);
   EXPECT_EQ(h.heap().free(blocker), HeapError::kNone);
@@ -509,8 +529,7 @@ TEST(Heap, MergingNeverTouchesLiveBlocks) {
   // Free every other block: no two free blocks are adjacent.
   for (size_t i = 0; i < blocks.size(); i += 2) ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone);
   for (size_t i = 1; i < blocks.size(); i += 2) fill_pattern(blocks[i], 24, i);
-  EXPECT_EQ(h.heap().allocate(100), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kOutOfMemory);
+  EXPECT_EQ(refusal(h.heap().allocate(100)), HeapError::kOutOfMemory);
   for (size_t i = 1; i < blocks.size(); i += 2) {
     ASSERT_EQ(pattern_intact(blocks[i], 24, i), 24u) << i;
     ASSERT_EQ(h.heap().free(blocks[i]), HeapError::kNone) << i;  // their tags are intact too
@@ -554,13 +573,12 @@ TEST(Heap, ErrorsHaveNames) {
 
 TEST(Heap, CheckedFlavourFindsAWriteAfterFreeWhenTheBlockIsReused) {
   BufferHeap h(64 << 10);
-  auto* p = static_cast<uint8_t*>(h.heap().allocate(100));
+  auto* p = static_cast<uint8_t*>(h.heap().allocate(100).payload());
   ASSERT_EQ(h.heap().free(p), HeapError::kNone);
   EXPECT_EQ(p[0], kPoisonByte);
   p[40] = 1;  // a write after free
   ASSERT_EQ(h.heap().release_quarantine(), HeapError::kNone);
-  EXPECT_EQ(h.heap().allocate(100), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kWriteAfterFree);
+  EXPECT_EQ(refusal(h.heap().allocate(100)), HeapError::kWriteAfterFree);
   // The written block stays out of use; the heap goes on.
   void* q = h.heap().allocate(100);
   EXPECT_NE(q, nullptr);
@@ -606,8 +624,7 @@ TEST(Heap, CheckedFlavourReportsABlockFreedByTheWrongFunction) {
   ASSERT_EQ(h.heap().set_origin(p, Origin::kNewArray), HeapError::kNone);
   EXPECT_EQ(h.heap().free(p), HeapError::kMismatchFromNewArray);
   EXPECT_EQ(h.heap().free(p, Origin::kNew), HeapError::kMismatchFromNewArray);
-  EXPECT_EQ(h.heap().reallocate(p, 200), nullptr);
-  EXPECT_EQ(h.heap().last_error(), HeapError::kMismatchFromNewArray);
+  EXPECT_EQ(refusal(h.heap().reallocate(p, 200)), HeapError::kMismatchFromNewArray);
   EXPECT_EQ(h.heap().free(p, Origin::kNewArray), HeapError::kNone);
   void* aligned = h.heap().allocate_aligned(256, 100);
   ASSERT_EQ(h.heap().set_origin(aligned, Origin::kAlignedNew), HeapError::kNone);

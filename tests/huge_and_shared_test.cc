@@ -17,6 +17,7 @@ namespace {
 
 using testing::fill_pattern;
 using testing::pattern_intact;
+using testing::refusal;
 
 uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
@@ -137,8 +138,7 @@ TEST(HeapAndSource, AHugeBlocksDoubleFreeWhileTheMappingSurvivesIsDetected) {
   EXPECT_EQ(heap.free(huge), HeapError::kDoubleFree);
   size_t usable = 0;
   EXPECT_EQ(heap.usable_size(huge, &usable), HeapError::kDoubleFree);
-  EXPECT_EQ(heap.reallocate(huge, 20000), nullptr);
-  EXPECT_EQ(heap.last_error(), HeapError::kDoubleFree);
+  EXPECT_EQ(refusal(heap.reallocate(huge, 20000)), HeapError::kDoubleFree);
   // An over-aligned payload inside a freed mapping: its ALIGNED tag is not read either.
   void* aligned = heap.allocate_aligned(1024, 10000);
   ASSERT_EQ(heap.free(aligned), HeapError::kNone);
@@ -148,7 +148,7 @@ TEST(HeapAndSource, AHugeBlocksDoubleFreeWhileTheMappingSurvivesIsDetected) {
 TEST(HeapAndSource, PointersIntoAHugeMappingButNotItsPayloadAreRejected) {
   FakeHugeSource source(4096, 1 << 20);
   FreeingBumpHeap heap(&source);
-  auto* huge = static_cast<uint8_t*>(heap.allocate(10000));
+  auto* huge = static_cast<uint8_t*>(heap.allocate(10000).payload());
   EXPECT_EQ(heap.free(huge + 4096), HeapError::kInvalidPointer);
   EXPECT_EQ(heap.free(huge + 16), HeapError::kInvalidPointer);
   EXPECT_EQ(heap.free(huge), HeapError::kNone);
@@ -177,8 +177,8 @@ TEST(HeapAndSource, ReallocRemapsHugeBlocksAndMovesAcrossTheThreshold) {
   EXPECT_EQ(heap.stats().huge_live, 0u);
   EXPECT_EQ(heap.stats().huge_bytes, 0u);
   EXPECT_EQ(heap.free(back), HeapError::kNone);
-  EXPECT_EQ(heap.reallocate(heap.allocate(5000), size_t{2} << 20), nullptr);  // no slot that big
-  EXPECT_EQ(heap.last_error(), HeapError::kOutOfMemory);
+  // No slot that big.
+  EXPECT_EQ(refusal(heap.reallocate(heap.allocate(5000), size_t{2} << 20)), HeapError::kOutOfMemory);
 }
 
 TEST(HeapAndSource, AlignedRequestsAboveTheThresholdAreAlignedInsideHugeBlocks) {
@@ -214,19 +214,18 @@ TEST(HeapAndSource, ZeroedAllocationSkipsClearingOnlyMemoryKnownFresh) {
   SKIP_IF_QUARANTINED();
   FakeHugeSource source(8192, 1 << 20);
   FreeingBumpHeap heap(&source);
-  auto* fresh = static_cast<uint8_t*>(heap.allocate_zeroed(1000));
+  auto* fresh = static_cast<uint8_t*>(heap.allocate_zeroed(1000).payload());
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(fresh[i], 0);
   memset(fresh, 0xFF, 1000);
   ASSERT_EQ(heap.free(fresh), HeapError::kNone);
-  auto* reused = static_cast<uint8_t*>(heap.allocate_zeroed(1000));
+  auto* reused = static_cast<uint8_t*>(heap.allocate_zeroed(1000).payload());
   ASSERT_EQ(reused, fresh);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(reused[i], 0) << i;
   source.next_mapping_fresh_ = false;  // a recycled mapping full of garbage
-  auto* huge = static_cast<uint8_t*>(heap.allocate_zeroed(20000));
+  auto* huge = static_cast<uint8_t*>(heap.allocate_zeroed(20000).payload());
   for (int i = 0; i < 20000; ++i) ASSERT_EQ(huge[i], 0) << i;
   EXPECT_EQ(heap.free(huge), HeapError::kNone);
-  EXPECT_EQ(heap.allocate_zeroed(SIZE_MAX), nullptr);
-  EXPECT_EQ(heap.last_error(), HeapError::kTooLarge);
+  EXPECT_EQ(refusal(heap.allocate_zeroed(SIZE_MAX)), HeapError::kTooLarge);
 }
 
 // Merged memory is not fresh: calloc must clear it even on a source whose spans are zero.
@@ -239,7 +238,7 @@ TEST(HeapAndSource, ZeroedAllocationClearsRecycledMemory) {
     memset(p, 0xFF, 100);
     ASSERT_EQ(heap.free(p), HeapError::kNone);
   }
-  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(20000));  // from merged blocks
+  auto* zeroed = static_cast<uint8_t*>(heap.allocate_zeroed(20000).payload());  // from merged blocks
   ASSERT_NE(zeroed, nullptr);
   for (int i = 0; i < 20000; ++i) ASSERT_EQ(zeroed[i], 0) << i;
 }

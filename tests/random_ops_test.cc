@@ -70,30 +70,30 @@ void run_random_sequence(uint64_t seed, int steps, size_t buffer_bytes = 64u << 
     const uint64_t action = random.below(100);
     if (live.empty() || action < 40) {
       const size_t size = random_size(random);
-      void* p = heap.allocate(size);
-      if (p == nullptr) {
-        ASSERT_EQ(heap.last_error(), HeapError::kOutOfMemory);
+      const Allocated p = heap.allocate(size);
+      if (p.payload() == nullptr) {
+        ASSERT_EQ(p.error(), HeapError::kOutOfMemory);
         continue;
       }
       ASSERT_NO_FATAL_FAILURE(record(p, size));
     } else if (action < 50) {
       const size_t alignment = size_t{32} << random.below(8);
       const size_t size = random_size(random);
-      void* p = heap.allocate_aligned(alignment, size);
-      if (p == nullptr) {
-        ASSERT_EQ(heap.last_error(), HeapError::kOutOfMemory);
+      const Allocated p = heap.allocate_aligned(alignment, size);
+      if (p.payload() == nullptr) {
+        ASSERT_EQ(p.error(), HeapError::kOutOfMemory);
         continue;
       }
-      ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % alignment, 0u);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(p.payload()) % alignment, 0u);
       ASSERT_NO_FATAL_FAILURE(record(p, size));
     } else if (action < 65) {
       const size_t index = static_cast<size_t>(random.below(live.size()));
       LiveEntry entry = live[index];
       ASSERT_EQ(pattern_intact(entry.payload, entry.size, entry.stamp), entry.size);
       const size_t size = random_size(random);
-      void* p = heap.reallocate(entry.payload, size);
-      if (p == nullptr) {
-        ASSERT_EQ(heap.last_error(), HeapError::kOutOfMemory);
+      const Allocated p = heap.reallocate(entry.payload, size);
+      if (p.payload() == nullptr) {
+        ASSERT_EQ(p.error(), HeapError::kOutOfMemory);
         continue;
       }
       const size_t kept = size < entry.size ? size : entry.size;

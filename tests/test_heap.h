@@ -24,6 +24,12 @@
 namespace freebump {
 namespace testing {
 
+// The error a request failed with, for comparing with the one expected; kNone if it was
+// served (which such a comparison then reports).
+inline HeapError refusal(const Allocated& result) {
+  return result.payload() == nullptr ? result.error() : HeapError::kNone;
+}
+
 // A heap on a buffer of `bytes` bytes (16-byte aligned), handed out whole or in `step`s.
 class BufferHeap {
  public:

@@ -16,7 +16,9 @@ WasmMemorySource source;
 
 FreeingBumpHeap g_instance_heap;
 
-FreeingBumpHeap& instance_heap() {
+// Out of line: the first-use check then exists once in the module instead of once in every
+// export that reaches the heap, at the cost of a call per slow path.
+__attribute__((noinline)) FreeingBumpHeap& instance_heap() {
   if (__builtin_expect(!g_instance_heap.bound(), 0)) g_instance_heap.bind(&source);
   return g_instance_heap;
 }

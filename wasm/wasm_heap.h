@@ -36,17 +36,16 @@ struct InstanceHeap {
     return false;
 #endif
   }
-  void* allocate(size_t size) { return instance_heap().allocate(size); }
+  Allocated allocate(size_t size) { return instance_heap().allocate(size); }
   HeapError free(void* payload) { return instance_heap().free(payload); }
-  void* allocate_zeroed(size_t size) { return instance_heap().allocate_zeroed(size); }
-  void* allocate_aligned(size_t alignment, size_t size) {
+  Allocated allocate_zeroed(size_t size) { return instance_heap().allocate_zeroed(size); }
+  Allocated allocate_aligned(size_t alignment, size_t size) {
     return instance_heap().allocate_aligned(alignment, size);
   }
-  void* reallocate(void* payload, size_t size) { return instance_heap().reallocate(payload, size); }
+  Allocated reallocate(void* payload, size_t size) { return instance_heap().reallocate(payload, size); }
   HeapError usable_size(const void* payload, size_t* size) {
     return instance_heap().usable_size(payload, size);
   }
-  HeapError last_error() { return instance_heap().last_error(); }
 };
 
 }  // namespace wasm

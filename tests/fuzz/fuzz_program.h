@@ -76,15 +76,15 @@ class FuzzProgram {
   void allocate(FreeingBumpHeap& heap, uint64_t size) {
     const size_t request = static_cast<size_t>(size);
     if (request != size) return;  // wasm32 only
-    note(heap, heap.allocate(request), size, 1, false);
+    note(heap.allocate(request), size, 1, false);
   }
   void allocate_zeroed(FreeingBumpHeap& heap, uint64_t size) {
     if (static_cast<size_t>(size) != size) return;
-    note(heap, heap.allocate_zeroed(static_cast<size_t>(size)), size, 1, true);
+    note(heap.allocate_zeroed(static_cast<size_t>(size)), size, 1, true);
   }
   void allocate_aligned(FreeingBumpHeap& heap, uint64_t alignment, uint64_t size) {
     if (static_cast<size_t>(size) != size) return;
-    note(heap, heap.allocate_aligned(static_cast<size_t>(alignment), static_cast<size_t>(size)), size, alignment,
+    note(heap.allocate_aligned(static_cast<size_t>(alignment), static_cast<size_t>(size)), size, alignment,
          false);
   }
 
@@ -92,14 +92,15 @@ class FuzzProgram {
   void reallocate(FreeingBumpHeap& heap, uintptr_t payload, uint64_t size) {
     if (static_cast<size_t>(size) != size) return;
     if (payload == 0) {
-      note(heap, heap.reallocate(nullptr, static_cast<size_t>(size)), size, 1, false);
+      note(heap.reallocate(nullptr, static_cast<size_t>(size)), size, 1, false);
       return;
     }
     const uint64_t old_size = live_.at(payload);
     expect_stamp(payload, old_size, "before realloc");
-    void* moved = heap.reallocate(reinterpret_cast<void*>(payload), static_cast<size_t>(size));
+    const Allocated result = heap.reallocate(reinterpret_cast<void*>(payload), static_cast<size_t>(size));
+    void* moved = result.payload();
     if (moved == nullptr) {
-      expect_refusal(heap, size, 1);
+      expect_refusal(result.error(), size, 1);
       expect_stamp(payload, old_size, "after a failed realloc");
       return;
     }
@@ -172,8 +173,7 @@ class FuzzProgram {
   }
 
   // A request that failed must have failed for a reason its arguments give.
-  static void expect_refusal(const FreeingBumpHeap& heap, uint64_t size, uint64_t alignment) {
-    const HeapError error = heap.last_error();
+  static void expect_refusal(HeapError error, uint64_t size, uint64_t alignment) {
     const bool bad_alignment = alignment == 0 || (alignment & (alignment - 1)) != 0;
     // The core's rule: an over-aligned request takes alignment - 16 bytes more.
     const uint64_t slack = alignment > kPayloadAlignment ? alignment - kPayloadAlignment : 0;
@@ -186,19 +186,19 @@ class FuzzProgram {
     }
   }
 
-  void note(const FreeingBumpHeap& heap, void* result, uint64_t size, uint64_t alignment, bool zeroed) {
-    if (result == nullptr) {
-      expect_refusal(heap, size, alignment);
+  void note(Allocated result, uint64_t size, uint64_t alignment, bool zeroed) {
+    if (result.payload() == nullptr) {
+      expect_refusal(result.error(), size, alignment);
       return;
     }
-    const uintptr_t address = reinterpret_cast<uintptr_t>(result);
+    const uintptr_t address = reinterpret_cast<uintptr_t>(result.payload());
     const bool bad_alignment = alignment == 0 || (alignment & (alignment - 1)) != 0;
     if (bad_alignment) fail("an alignment of " + std::to_string(alignment) + " was served");
     if (address % 16 != 0 || address % alignment != 0) {
       fail("a block at " + std::to_string(address) + " for an alignment of " + std::to_string(alignment));
     }
     if (zeroed) {
-      const auto* bytes = static_cast<const uint8_t*>(result);
+      const auto* bytes = static_cast<const uint8_t*>(result.payload());
       for (uint64_t i = 0; i < size; ++i) {
         if (bytes[i] != 0) fail("allocate_zeroed(" + std::to_string(size) + "): byte " + std::to_string(i) + " is not 0");
       }

@@ -225,7 +225,7 @@ TEST_F(PoolTest, ARefillSplitsTheSmallestLargerBlockOfTheReserve) {
   EXPECT_EQ(pool_.stats().reserve_blocks[large], 1u);
   uintptr_t previous = 0;
   for (uint64_t i = 0; i < fit; ++i) {
-    const uintptr_t block = reinterpret_cast<uintptr_t>(taker.allocate(8000));
+    const uintptr_t block = reinterpret_cast<uintptr_t>(taker.allocate(8000).payload());
     EXPECT_GT(block, previous);
     previous = block;
     const bool inside = std::any_of(large_blocks.begin(), large_blocks.end(), [&](void* large_block) {
