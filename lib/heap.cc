@@ -96,7 +96,7 @@ Allocated FreeingBumpHeap::allocate_order(unsigned order) {
   refresh_known_high_water();
   if (head(order) != 0) return pop_free(order);
   const uint64_t bytes = block_bytes(order);
-  if ((bump_end_ > bump_ ? bump_end_ - bump_ : 0) < bytes && !refill(bytes)) {
+  if (bump_room() < bytes && !refill(bytes)) {
 #if FREEBUMP_CHECKED
     // Out of memory with blocks waiting in the quarantine: memory reused sooner than it
     // would have been is better than none.
