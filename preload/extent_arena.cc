@@ -75,18 +75,7 @@ bool ExtentArena::extend(Span extent, uint64_t bytes) {
 
 uint64_t ExtentArena::release_idle(uint64_t idle_since_ms) {
   uint64_t released = 0;
-  for (size_t i = 0; i < count_;) {
-    if (extents_[i].freed_ms > idle_since_ms) {
-      ++i;
-      continue;
-    }
-    const Span extent{extents_[i].begin, extents_[i].end};
-    pages_->unmap_pages(extent);
-    released += extent.end - extent.begin;
-    erase(i);
-  }
-  mapped_bytes_ -= released;
-  free_bytes_ -= released;
+  while (count_ != 0 && oldest_free_ms() <= idle_since_ms) released += release_oldest(free_bytes_);
   return released;
 }
 

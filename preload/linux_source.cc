@@ -321,7 +321,7 @@ void LinuxSource::make_way_locked() {
 
 // Unmaps free extents and cached mappings freed at or before idle_since_ms, those idle longest
 // first (from their ends), until at most `kept` bytes of them are left.
-void LinuxSource::release_free_locked(uint64_t kept, uint64_t idle_since_ms) {
+uint64_t LinuxSource::release_free_locked(uint64_t kept, uint64_t idle_since_ms) {
   uint64_t released = 0;
   for (;;) {
     const uint64_t idle = huge_cached_bytes_ + arena_.free_bytes();
@@ -331,25 +331,23 @@ void LinuxSource::release_free_locked(uint64_t kept, uint64_t idle_since_ms) {
     for (int i = 0; i < kHugeCacheSlots; ++i) {
       if (!huge_cache_[i].empty() && (slot < 0 || huge_cached_ms_[i] < huge_cached_ms_[slot])) slot = i;
     }
-    if (slot < 0 || arena_.oldest_free_ms() < huge_cached_ms_[slot]) {
-      if (arena_.oldest_free_ms() > idle_since_ms) break;
-      const uint64_t extent = arena_.release_oldest(excess);
-      if (extent == 0) break;
-      released += extent;
+    const uint64_t extent_ms = arena_.oldest_free_ms();
+    if (slot < 0 || extent_ms < huge_cached_ms_[slot]) {
+      if (extent_ms > idle_since_ms) break;
+      released += arena_.release_oldest(excess);
       continue;
     }
     if (huge_cached_ms_[slot] > idle_since_ms) break;
     Span& mapping = huge_cache_[slot];
-    const uint64_t cached = mapping.end - mapping.begin;
-    const uint64_t tail = excess < cached ? excess : cached;
+    const uint64_t tail = excess < mapping.end - mapping.begin ? excess : mapping.end - mapping.begin;
     unmap_pages(Span{mapping.end - static_cast<uintptr_t>(tail), mapping.end});
     mapping.end -= static_cast<uintptr_t>(tail);
-    if (mapping.empty()) mapping = Span{};
     huge_cached_bytes_ -= tail;
     huge_mapped_bytes_ -= tail;
     released += tail;
   }
   returned_bytes_ += released;
+  return released;
 }
 
 void LinuxSource::unmap_huge(Span mapping) {
@@ -505,27 +503,8 @@ uint64_t LinuxSource::release_idle(uint64_t idle_since_ms) {
 }
 
 uint64_t LinuxSource::drop_cached_since(uint64_t cached_ms) {
-  Span dropped[kHugeCacheSlots] = {};
-  uint64_t released = 0;
-  {
-    LockGuard guard(huge_lock_);
-    for (int slot = 0; slot < kHugeCacheSlots; ++slot) {
-      if (huge_cache_[slot].empty() || huge_cached_ms_[slot] > cached_ms) continue;
-      dropped[slot] = huge_cache_[slot];
-      huge_cache_[slot] = Span{};
-      released += dropped[slot].end - dropped[slot].begin;
-    }
-    huge_cached_bytes_ -= released;
-    huge_mapped_bytes_ -= released;
-    const uint64_t extents = arena_.release_idle(cached_ms);
-    returned_bytes_ += released + extents;
-    released += extents;
-  }
-  ErrnoKeeper keep_errno;
-  for (const Span& mapping : dropped) {
-    if (!mapping.empty()) munmap(reinterpret_cast<void*>(mapping.begin), mapping.end - mapping.begin);
-  }
-  return released;
+  LockGuard guard(huge_lock_);
+  return release_free_locked(0, cached_ms);
 }
 
 Span LinuxSource::map_pages(uint64_t bytes) {

@@ -125,7 +125,7 @@ class LinuxSource final : public Platform, private ExtentPages {
   void release_huge(Span block);
   void give_extent_locked(Span extent);
   void make_way_locked();
-  void release_free_locked(uint64_t kept, uint64_t idle_since_ms);
+  uint64_t release_free_locked(uint64_t kept, uint64_t idle_since_ms);
   void release_mapping(Span mapping);
   // ExtentPages: the arena's mappings.
   Span map_pages(uint64_t bytes) override;
