@@ -11,8 +11,8 @@
 //   +----------------+---------------------------------------+-------------+-------+
 //
 //   V = 8 + log2(C), C the classes per doubling of the build (size_classes.h): the order field
-//   is 5 bits for 1 class per doubling (32 orders), 6 for 2, 7 for 4; the value takes the
-//   rest (40, 39 or 38 bits).
+//   is 5 bits for 1 class per doubling (32 orders), 6 for 2, 7 for 4 and "4-8"; the value
+//   takes the rest (40, 39 or 38 bits).
 //
 //   kind   name      order         value
 //   ----   -------   -----------   ---------------------------------------------------

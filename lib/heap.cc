@@ -59,6 +59,7 @@ Allocated FreeingBumpHeap::allocate(size_t size) {
     bool zeroed;
     return allocate_huge(size, &zeroed);
   }
+  if (size > kMaxBlockRequest) return fail(HeapError::kTooLarge);  // a source without huge blocks
   return allocate_order(order_for_size(size));
 }
 
@@ -68,6 +69,8 @@ Allocated FreeingBumpHeap::allocate_zeroed(size_t size) {
   Allocated block;
   if (kHugeBlocks && size > source_->huge_threshold()) {
     block = allocate_huge(size, &zeroed);
+  } else if (size > kMaxBlockRequest) {
+    return fail(HeapError::kTooLarge);
   } else {
     block = allocate_order(order_for_size(size));
     zeroed = last_was_fresh_ && source_->spans_are_zeroed();
@@ -222,7 +225,7 @@ Allocated FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* free
   if (kHugeBlocks && block.huge) {
     if (stays_huge && unaligned_block) return reallocate_huge(block, size);
     if (stays_huge && size <= usable) return Allocated{payload};
-  } else if (!stays_huge) {
+  } else if (!stays_huge && size <= kMaxBlockRequest) {
     const unsigned new_order = order_for_size(size);
     if (size <= usable) {
       if (!unaligned_block || new_order + kShrinkOrders > block.order) return Allocated{payload};

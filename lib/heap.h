@@ -1,9 +1,9 @@
 // The freeing-bump heap: the allocator core.
 //
 // Design (after Substrate's sc-allocator, polkadot-sdk's client/allocator/src/freeing_bump.rs):
-// - Size classes ("orders", 1, 2 or 4 per doubling: size_classes.h); every block carries an
-//   8-byte header tag (header_tag.h) naming its order while it is in use and its successor
-//   while it is free.
+// - Size classes ("orders", 1, 2 or 4 per doubling, or "4-8": size_classes.h); every block
+//   carries an 8-byte header tag (header_tag.h) naming its order while it is in use and its
+//   successor while it is free.
 // - One LIFO free list per order, threaded through the free blocks' tags. A freed block only
 //   ever serves its own order: nothing is split or merged, so allocate and free are O(1).
 // - Fresh blocks are carved from a bump region that a MemorySource grows. When the source
@@ -78,6 +78,13 @@
 #endif
 
 namespace freebump {
+
+// The largest request any heap accepts, checked before any header or rounding arithmetic
+// (glibc bug 22375: adding the header to a size near SIZE_MAX wrapped to a small block).
+// With huge blocks, what the orders do not hold is a huge block, and only PTRDIFF_MAX caps
+// it; without, the orders' last is the limit.
+inline constexpr uint64_t kMaxRequest =
+    FREEBUMP_HUGE_BLOCKS ? static_cast<uint64_t>(PTRDIFF_MAX) : kMaxBlockRequest;
 
 enum class HeapError : uint8_t {
   kNone = 0,
@@ -348,7 +355,7 @@ class FreeingBumpHeap {
   // The fast paths as the C layer (c_api.h) calls them: nullptr or false when the request
   // needs allocate() or free().
   FREEBUMP_FAST_PATH void* try_allocate(size_t size) {
-    return size <= kMaxRequest ? try_pop(fast_order_for_size(size)) : nullptr;
+    return size <= kMaxBlockRequest ? try_pop(fast_order_for_size(size)) : nullptr;
   }
   FREEBUMP_FAST_PATH bool try_free(void* payload) {
     unsigned order;

@@ -15,7 +15,7 @@
 // usable size of 16 p + 8.
 //
 // The geometry is a build-time choice, C classes per doubling (kClassesPerDoubling: 1, 2 or
-// 4; lib/BUILD.bazel's `classes_per_doubling` setting picks it). Order k has
+// 4, or "4-8" below; lib/BUILD.bazel's `classes_per_doubling` setting picks it). Order k has
 //
 //     p(k) = k                              for k < C
 //     p(k) = (C + k mod C) · 2^(k/C - 1)    for k >= C
@@ -40,7 +40,19 @@
 //       9      4112    4104        400     392        176     168
 //     last   16 GiB + 16 (31)   48 GiB + 16 (63)   112 GiB + 16 (127)
 //
-// There are 32 C orders, numbered in the header tag's order field of 5 + log2(C) bits.
+// One more geometry, "4-8", is C = 4 up to blocks of 4 KiB + 16 (order 28, p = 256) and 8
+// classes per doubling from there, in steps of 32 units:
+//
+//     p(28 + j) = (8 + j mod 8) · 2^(j/8) · 32
+//
+// so a request just above a class of 4 KiB or more rounds up by at most 1/8 (a 4.3 KB page of
+// an in-memory database fits a 4616-byte block, not a 5136-byte one), while the small classes,
+// where a program's many objects are, keep four lists per doubling.
+//
+// There are 32 C orders, numbered in the header tag's order field of 5 + log2(C) bits; with
+// "4-8" that is 128 orders too, so its largest class is 22 MiB (order 127, 11 · 2^21 + 16 bytes)
+// where four per doubling reach 112 GiB: a geometry for the preload library, whose blocks above
+// 64 KiB are huge blocks, mappings of their own.
 // Everything here is pure arithmetic on 64-bit integers, so it means the same on wasm32
 // (32-bit size_t) as on x86-64.
 #ifndef FREEBUMP_LIB_SIZE_CLASSES_H_
@@ -52,6 +64,9 @@
 #ifndef FREEBUMP_CLASSES_PER_DOUBLING
 #error "FREEBUMP_CLASSES_PER_DOUBLING comes from //lib:core (the classes_per_doubling setting)"
 #endif
+#ifndef FREEBUMP_LARGE_CLASSES_PER_DOUBLING
+#error "FREEBUMP_LARGE_CLASSES_PER_DOUBLING comes from //lib:core (the classes_per_doubling setting)"
+#endif
 
 namespace freebump {
 
@@ -59,7 +74,19 @@ inline constexpr unsigned kClassesPerDoubling = FREEBUMP_CLASSES_PER_DOUBLING;
 static_assert(kClassesPerDoubling == 1 || kClassesPerDoubling == 2 || kClassesPerDoubling == 4,
               "classes per doubling: 1, 2 or 4");
 inline constexpr unsigned kClassShift = kClassesPerDoubling == 1 ? 0 : kClassesPerDoubling == 2 ? 1 : 2;
-// The header tag's order field (header_tag.h) is this wide.
+// The large classes: from blocks of 4 KiB + 16 (order kFirstLargeOrder), either as many per
+// doubling as below, or ("4-8") twice as many, 8 with steps of 1/8.
+inline constexpr unsigned kLargeClassesPerDoubling = FREEBUMP_LARGE_CLASSES_PER_DOUBLING;
+inline constexpr bool kFinerLargeClasses = kLargeClassesPerDoubling != kClassesPerDoubling;
+static_assert(!kFinerLargeClasses || (kClassesPerDoubling == 4 && kLargeClassesPerDoubling == 8),
+              "finer large classes: 8 per doubling above 4 per doubling");
+inline constexpr unsigned kLargeClassShift = 3;
+inline constexpr uint64_t kFirstLargeUnits = 256;
+inline constexpr unsigned kFirstLargeOrder = kClassesPerDoubling * (9 - kClassShift);
+// A large class is a multiple of this many units (32: 256 units in 8 steps).
+inline constexpr unsigned kLargeUnitShift = 8 - kLargeClassShift;
+// The header tag's order field (header_tag.h) is this wide: "4-8" has the same 128 orders as
+// four classes per doubling, so the same tags and per-order arrays; its classes end at 22 MiB.
 inline constexpr unsigned kOrderBits = 5 + kClassShift;
 inline constexpr unsigned kNumOrders = 1u << kOrderBits;
 inline constexpr unsigned kMaxOrder = kNumOrders - 1;
@@ -70,6 +97,11 @@ inline constexpr uint64_t kPayloadAlignment = 16;
 // it sits on the allocation fast path (for k >= C the shift left by k/C then right by 1 is
 // the shift by k/C - 1).
 constexpr uint64_t block_units(unsigned order) {
+  if (kFinerLargeClasses && order >= kFirstLargeOrder) {
+    const unsigned large = order - kFirstLargeOrder;
+    return (uint64_t{kLargeClassesPerDoubling + (large & (kLargeClassesPerDoubling - 1))}
+            << (large >> kLargeClassShift)) << kLargeUnitShift;
+  }
   const uint64_t units = (uint64_t{kClassesPerDoubling + (order & (kClassesPerDoubling - 1))}
                           << (order >> kClassShift)) >> 1;
   return order < kClassesPerDoubling ? order : units;
@@ -89,21 +121,26 @@ inline constexpr BlockBytesTable kBlockBytes{};
 // A block less its header tag.
 constexpr uint64_t usable_bytes(unsigned order) { return block_bytes(order) - kHeaderBytes; }
 
-// The largest request any heap accepts, checked before any header or rounding arithmetic
-// (glibc bug 22375: adding the header to a size near SIZE_MAX wrapped to a small block).
-// PTRDIFF_MAX keeps pointer differences inside one object defined; the order field caps
-// the rest.
-inline constexpr uint64_t kMaxRequest =
+// The largest request a block of some order holds: the order field's last order, or
+// PTRDIFF_MAX if that is less (pointer differences inside one object stay defined). Larger
+// requests can only be huge blocks (heap.h's kMaxRequest).
+inline constexpr uint64_t kMaxBlockRequest =
     static_cast<uint64_t>(PTRDIFF_MAX) < usable_bytes(kMaxOrder) ? static_cast<uint64_t>(PTRDIFF_MAX)
                                                                  : usable_bytes(kMaxOrder);
 
 // The smallest order whose usable size holds `size` bytes. The caller has checked
-// size <= kMaxRequest, so nothing below can wrap. A size above 8 needs w + 1 units, where
+// size <= kMaxBlockRequest, so nothing below can wrap. A size above 8 needs w + 1 units, where
 // w = (size - 9) / 16; with s = max(0, log2(w) - log2(C)) (or-ing in C does the max), the
 // order is s·C + (w >> s) + 1: the doubling, then the class inside it from the bits below
 // w's top bit. Branch-free but for the comparison (a conditional move).
 constexpr unsigned order_for_size(uint64_t size) {
   const uint64_t w = (size - 9) >> 4;
+  if (kFinerLargeClasses && size > 8 && w >= kFirstLargeUnits) {
+    // The same in the large classes' steps: v >= 8 steps of 32 units, 8 classes per doubling.
+    const uint64_t v = w >> kLargeUnitShift;
+    const unsigned s = 63u - static_cast<unsigned>(__builtin_clzll(v)) - kLargeClassShift;
+    return kFirstLargeOrder - kLargeClassesPerDoubling + (s << kLargeClassShift) + static_cast<unsigned>(v >> s) + 1;
+  }
   const unsigned s = 63u - static_cast<unsigned>(__builtin_clzll(w | kClassesPerDoubling)) - kClassShift;
   const unsigned order = (s << kClassShift) + static_cast<unsigned>(w >> s) + 1;
   return size <= 8 ? 0 : order;
@@ -128,9 +165,14 @@ constexpr unsigned fast_order_for_size(uint64_t size) {
 }
 
 static_assert(block_bytes(0) == 16 && block_bytes(1) == 32 && block_bytes(2) == 48);
+static_assert(block_units(kFirstLargeOrder) == kFirstLargeUnits);
+static_assert(!kFinerLargeClasses ||
+              (usable_bytes(kFirstLargeOrder) == 4104 && usable_bytes(kFirstLargeOrder + 1) == 4616 &&
+               order_for_size(4104) == kFirstLargeOrder && order_for_size(4105) == kFirstLargeOrder + 1 &&
+               usable_bytes(kFirstLargeOrder + 8) == 8200 && order_for_size(8201) == kFirstLargeOrder + 9));
 static_assert(order_for_size(0) == 0 && order_for_size(8) == 0 && order_for_size(9) == 1);
 static_assert(order_for_size(24) == 1 && order_for_size(25) == 2 && order_for_size(40) == 2);
-static_assert(order_for_size(kMaxRequest) <= kMaxOrder);
+static_assert(order_for_size(kMaxBlockRequest) <= kMaxOrder);
 // One class per doubling: powers of two on the 16-byte grid.
 static_assert(kClassesPerDoubling != 1 ||
               (usable_bytes(3) == 72 && usable_bytes(4) == 136 && usable_bytes(31) == (uint64_t{8} << 31) + 8 &&

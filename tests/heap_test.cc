@@ -89,8 +89,8 @@ TEST(Heap, AFreedBlockServesOnlyItsOwnOrder) {
 
 TEST(Heap, EveryOrderIsAlignedAndFullyUsable) {
   // Orders up to 4 MiB: the sum of their blocks is 8 MiB with one class per doubling, 25 MiB
-  // with four.
-  BufferHeap h(40u << 20);
+  // with four, 47 MiB with eight from 4 KiB ("4-8").
+  BufferHeap h(64u << 20);
   const unsigned last = order_for_size(4u << 20);
   for (unsigned order = 0; order <= last; ++order) {
     const size_t usable = static_cast<size_t>(usable_bytes(order));
@@ -120,8 +120,13 @@ TEST(Heap, AbsurdSizesFailBeforeAnyArithmetic) {
     EXPECT_EQ(refusal(h.heap().allocate(size)), HeapError::kTooLarge) << size;
     EXPECT_EQ(refusal(h.heap().allocate_aligned(64, size)), HeapError::kTooLarge) << size;
   }
-  // The largest accepted size fails honestly on a small buffer.
-  EXPECT_EQ(refusal(h.heap().allocate(static_cast<size_t>(kMaxRequest))), HeapError::kOutOfMemory);
+  // The largest size a block holds fails honestly on a small buffer; one byte more is too large
+  // for a source without huge blocks.
+  EXPECT_EQ(refusal(h.heap().allocate(static_cast<size_t>(kMaxBlockRequest))), HeapError::kOutOfMemory);
+  if (kMaxBlockRequest < static_cast<uint64_t>(PTRDIFF_MAX)) {
+    EXPECT_EQ(refusal(h.heap().allocate(static_cast<size_t>(kMaxBlockRequest + 1))), HeapError::kTooLarge);
+    EXPECT_EQ(refusal(h.heap().allocate_zeroed(static_cast<size_t>(kMaxBlockRequest + 1))), HeapError::kTooLarge);
+  }
   EXPECT_EQ(h.heap().stats().bytes_in_use, 0u);
   EXPECT_NE(h.heap().allocate(100), nullptr);
 }

@@ -1,5 +1,6 @@
 // Orders, block sizes and the overflow-safe size-to-order mapping, for the geometry this build
-// was made with (1, 2 or 4 classes per doubling; tests/BUILD.bazel runs every geometry).
+// was made with (1, 2 or 4 classes per doubling, or "4-8"; tests/BUILD.bazel runs every
+// geometry).
 #include "lib/size_classes.h"
 
 #include <stdint.h>
@@ -33,6 +34,27 @@ TEST(SizeClasses, TheFirstBlocksOfEachGeometry) {
   }
 }
 
+// The classes from blocks of 4 KiB + 16 up, pinned per geometry: with "4-8" they step by an
+// eighth, so a page of 4 KiB and its bookkeeping (SQLite's page cache asks for 4368 bytes)
+// rounds up by less than a block in 16, where four classes per doubling round it up by 17 %.
+TEST(SizeClasses, TheLargeClassesOfEachGeometry) {
+  const uint64_t one[] = {4112, 8208, 16400};
+  const uint64_t two[] = {4112, 6160, 8208, 12304};
+  const uint64_t four[] = {4112, 5136, 6160, 7184, 8208, 10256};
+  const uint64_t four_eight[] = {4112, 4624, 5136, 5648, 6160, 6672, 7184, 7696, 8208, 9232};
+  const uint64_t* want = kFinerLargeClasses ? four_eight : kClassesPerDoubling == 1 ? one : kClassesPerDoubling == 2 ? two : four;
+  const size_t count = kFinerLargeClasses            ? sizeof four_eight / sizeof four_eight[0]
+                       : kClassesPerDoubling == 1 ? sizeof one / sizeof one[0]
+                       : kClassesPerDoubling == 2 ? sizeof two / sizeof two[0]
+                                                  : sizeof four / sizeof four[0];
+  for (unsigned i = 0; i < count; ++i) {
+    EXPECT_EQ(block_bytes(kFirstLargeOrder + i), want[i]) << i;
+  }
+  const uint64_t page_entry = kFinerLargeClasses ? 4616 : kClassesPerDoubling == 1 ? 8200 : kClassesPerDoubling == 2 ? 6152 : 5128;
+  EXPECT_EQ(usable_bytes(order_for_size(4368)), page_entry);
+  EXPECT_EQ(order_for_size(usable_bytes(kMaxOrder)), kMaxOrder);
+}
+
 // Substrate's power-of-two spacing, on the 16-byte grid (usable 8·2^k + 8, and 8 for k = 0),
 // gives classes of every geometry; with one class per doubling they are all there is, order k
 // being 8·2^k.
@@ -48,18 +70,25 @@ TEST(SizeClasses, PowersOfTwoAreClassesOfEveryGeometry) {
     }
     ++powers;
   }
-  EXPECT_GE(powers, 32u);  // up to 16 GiB
+  EXPECT_GE(powers, kFinerLargeClasses ? 22u : 32u);  // up to 16 GiB ("4-8": 16 MiB)
   EXPECT_EQ(kNumOrders, 32u * kClassesPerDoubling);
 }
 
-// Past the 16-byte steps, each doubling holds kClassesPerDoubling classes, each at most 1/C
-// bigger (in 16-byte units beyond the first) than the one before it.
+// Past the 16-byte steps, each doubling holds C classes (kLargeClassesPerDoubling from the
+// first large order), each at most 1/C bigger (in 16-byte units beyond the first) than the one
+// before it.
 TEST(SizeClasses, EachDoublingHoldsCClasses) {
-  for (unsigned order = 2 * kClassesPerDoubling; order + kClassesPerDoubling < kNumOrders; ++order) {
+  for (unsigned order = 2 * kClassesPerDoubling; order < kNumOrders; ++order) {
+    const unsigned classes = order >= kFirstLargeOrder ? kLargeClassesPerDoubling : kClassesPerDoubling;
     const uint64_t units = block_bytes(order) / 16 - 1;
-    EXPECT_EQ(block_bytes(order + kClassesPerDoubling) / 16 - 1, 2 * units) << order;
-    const uint64_t next = block_bytes(order + 1) / 16 - 1;
-    EXPECT_LE(next * kClassesPerDoubling, units * (kClassesPerDoubling + 1)) << order;
+    const bool same_spacing = order >= kFirstLargeOrder || order + classes <= kFirstLargeOrder;
+    if (order + classes < kNumOrders && same_spacing) {
+      EXPECT_EQ(block_bytes(order + classes) / 16 - 1, 2 * units) << order;
+    }
+    if (order + 1 < kNumOrders) {
+      const uint64_t next = block_bytes(order + 1) / 16 - 1;
+      EXPECT_LE(next * classes, units * (classes + 1)) << order;
+    }
   }
   for (unsigned order = 0; order <= 2 * kClassesPerDoubling; ++order) {
     EXPECT_EQ(block_bytes(order), 16u * (order + 1)) << order;
@@ -69,7 +98,7 @@ TEST(SizeClasses, EachDoublingHoldsCClasses) {
 TEST(SizeClasses, EverySizeGetsTheSmallestOrderThatHoldsIt) {
   for (unsigned order = 0; order < kNumOrders; ++order) {
     const uint64_t top = usable_bytes(order);
-    if (top > kMaxRequest) break;
+    if (top > kMaxBlockRequest) break;
     EXPECT_EQ(order_for_size(top), order) << order;
     if (order > 0) {
       EXPECT_EQ(order_for_size(usable_bytes(order - 1) + 1), order) << order;
@@ -90,12 +119,13 @@ TEST(SizeClasses, TheFastPathsTableAgreesWithTheArithmetic) {
   }
 }
 
-TEST(SizeClasses, TheLargestRequestStaysBelowPtrdiffMax) {
-  EXPECT_LE(kMaxRequest, static_cast<uint64_t>(PTRDIFF_MAX));
-  EXPECT_LE(order_for_size(kMaxRequest), kMaxOrder);
-  EXPECT_GE(usable_bytes(order_for_size(kMaxRequest)), kMaxRequest);
-  // Every order of the 64-bit build reaches at least 16 GiB.
-  EXPECT_GE(usable_bytes(kMaxOrder), uint64_t{16} << 30);
+TEST(SizeClasses, TheLargestBlockRequestStaysBelowPtrdiffMax) {
+  EXPECT_LE(kMaxBlockRequest, static_cast<uint64_t>(PTRDIFF_MAX));
+  EXPECT_LE(order_for_size(kMaxBlockRequest), kMaxOrder);
+  EXPECT_GE(usable_bytes(order_for_size(kMaxBlockRequest)), kMaxBlockRequest);
+  // The orders reach at least 16 GiB; "4-8", whose last doublings hold eight classes each,
+  // 22 MiB (the preload library's blocks above 64 KiB are huge blocks).
+  EXPECT_GE(usable_bytes(kMaxOrder), kFinerLargeClasses ? uint64_t{22} << 20 : uint64_t{16} << 30);
 }
 
 }  // namespace

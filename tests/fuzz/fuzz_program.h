@@ -42,7 +42,7 @@ class InputReader {
   uint64_t size() {
     const uint8_t shape = byte();
     static constexpr uint64_t kAbsurd[] = {
-        ~uint64_t{0}, ~uint64_t{0} - 15, kMaxRequest, kMaxRequest + 1, uint64_t{1} << 40, uint64_t{1} << 32,
+        ~uint64_t{0}, ~uint64_t{0} - 15, kMaxBlockRequest, kMaxBlockRequest + 1, uint64_t{1} << 40, uint64_t{1} << 32,
     };
     if (shape >= 256 - sizeof kAbsurd / sizeof kAbsurd[0]) return kAbsurd[255 - shape];
     const unsigned bits = shape % 21;
@@ -177,7 +177,8 @@ class FuzzProgram {
     const bool bad_alignment = alignment == 0 || (alignment & (alignment - 1)) != 0;
     // The core's rule: an over-aligned request takes alignment - 16 bytes more.
     const uint64_t slack = alignment > kPayloadAlignment ? alignment - kPayloadAlignment : 0;
-    const bool too_large = size > kMaxRequest || slack > kMaxRequest - size;
+    // Above what a block of some order holds, a source without huge blocks refuses as well.
+    const bool too_large = size > kMaxBlockRequest || slack > kMaxBlockRequest - size;
     const bool ok = bad_alignment ? error == HeapError::kBadAlignment
                                   : error == HeapError::kOutOfMemory || (error == HeapError::kTooLarge && too_large);
     if (!ok) {

@@ -126,7 +126,7 @@ class PoolProgram {
 
   // What the preload library's slow path does before a request (process_heap.cc).
   void refill(FreeingBumpHeap& heap, uint64_t size) {
-    if (size > kMaxRequest) return;
+    if (size > kMaxBlockRequest) return;
     const unsigned order = order_for_size(size);
     if (heap.free_count(order) != 0) return;
     expect(pool_.give_to(heap, order, refill_blocks_), "a refill");
