@@ -18,6 +18,11 @@ constexpr uintptr_t kHugeHeaderInPage = 8;
 constexpr bool kHugeBlocks = FREEBUMP_HUGE_BLOCKS != 0;
 constexpr bool kCoalescing = FREEBUMP_COALESCING != 0;
 
+// Whether a request of `size` bytes is a huge block of `source` (a mapping of its own).
+bool huge_request(const MemorySource& source, uint64_t size) {
+  return kHugeBlocks && size > source.huge_threshold();
+}
+
 // Where a tag may be read (FreeingBumpHeap::locate).
 constexpr bool readable(Ownership owner) {
   return owner == Ownership::kHeap || (kHugeBlocks && owner == Ownership::kLiveHuge);
@@ -55,7 +60,7 @@ const char* describe(HeapError error) {
 
 Allocated FreeingBumpHeap::allocate(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
-  if (kHugeBlocks && size > source_->huge_threshold()) {
+  if (huge_request(*source_, size)) {
     bool zeroed;
     return allocate_huge(size, &zeroed);
   }
@@ -67,7 +72,7 @@ Allocated FreeingBumpHeap::allocate_zeroed(size_t size) {
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   bool zeroed = false;
   Allocated block;
-  if (kHugeBlocks && size > source_->huge_threshold()) {
+  if (huge_request(*source_, size)) {
     block = allocate_huge(size, &zeroed);
   } else if (size > kMaxBlockRequest) {
     return fail(HeapError::kTooLarge);
@@ -221,7 +226,7 @@ Allocated FreeingBumpHeap::reallocate(void* payload, size_t size, unsigned* free
   if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   const uint64_t usable = block.payload_end - address;
   const bool unaligned_block = address == block.header + kHeaderBytes;
-  const bool stays_huge = kHugeBlocks && size > source_->huge_threshold();
+  const bool stays_huge = huge_request(*source_, size);
   if (kHugeBlocks && block.huge) {
     if (stays_huge && unaligned_block) return reallocate_huge(block, size);
     if (stays_huge && size <= usable) return Allocated{payload};
