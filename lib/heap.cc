@@ -59,29 +59,25 @@ const char* describe(HeapError error) {
 // ---- Allocation ----------------------------------------------------------------------------
 
 Allocated FreeingBumpHeap::allocate(size_t size) {
-  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
-  if (huge_request(*source_, size)) {
-    bool zeroed;
-    return allocate_huge(size, &zeroed);
-  }
-  if (size > kMaxBlockRequest) return fail(HeapError::kTooLarge);  // a source without huge blocks
-  return allocate_order(order_for_size(size));
+  bool zeroed;
+  return allocate(size, &zeroed);
 }
 
 Allocated FreeingBumpHeap::allocate_zeroed(size_t size) {
-  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
   bool zeroed = false;
-  Allocated block;
-  if (huge_request(*source_, size)) {
-    block = allocate_huge(size, &zeroed);
-  } else if (size > kMaxBlockRequest) {
-    return fail(HeapError::kTooLarge);
-  } else {
-    block = allocate_order(order_for_size(size));
-    zeroed = last_was_fresh_ && source_->spans_are_zeroed();
-  }
+  const Allocated block = allocate(size, &zeroed);
+  if (!huge_request(*source_, size)) zeroed = last_was_fresh_ && source_->spans_are_zeroed();
   if (block.payload() != nullptr && !zeroed) __builtin_memset(block.payload(), 0, size);
   return block;
+}
+
+// The one dispatch of a request: too large, a huge block (*zeroed says whether it reads as
+// zero), or a block of its order.
+Allocated FreeingBumpHeap::allocate(size_t size, bool* zeroed) {
+  if (size > kMaxRequest) return fail(HeapError::kTooLarge);
+  if (huge_request(*source_, size)) return allocate_huge(size, zeroed);
+  if (size > kMaxBlockRequest) return fail(HeapError::kTooLarge);  // a source without huge blocks
+  return allocate_order(order_for_size(size));
 }
 
 Allocated FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {

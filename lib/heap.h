@@ -490,6 +490,8 @@ class FreeingBumpHeap {
   }
   Ownership locate(uintptr_t header) const;
   void init_codec() const;
+  // allocate(), saying whether a huge block is known to read as zero.
+  Allocated allocate(size_t size, bool* zeroed);
   Allocated allocate_huge(uint64_t size, bool* zeroed);
   Allocated reallocate_huge(const LiveBlock& block, size_t size);
   HeapError release_block(const LiveBlock& block, unsigned* listed_order);

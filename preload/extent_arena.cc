@@ -73,12 +73,6 @@ bool ExtentArena::extend(Span extent, uint64_t bytes) {
   return true;
 }
 
-uint64_t ExtentArena::release_idle(uint64_t idle_since_ms) {
-  uint64_t released = 0;
-  while (count_ != 0 && oldest_free_ms() <= idle_since_ms) released += release_oldest(free_bytes_);
-  return released;
-}
-
 bool ExtentArena::fits(uint64_t bytes) const {
   for (size_t i = 0; i < count_; ++i) {
     if (extents_[i].end - extents_[i].begin >= bytes) return true;

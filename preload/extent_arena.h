@@ -54,9 +54,6 @@ class ExtentArena {
   // `bytes` more; false otherwise.
   bool extend(Span extent, uint64_t bytes);
 
-  // Unmaps the free extents freed at or before idle_since_ms (all of them for ~0); returns
-  // the bytes.
-  uint64_t release_idle(uint64_t idle_since_ms);
   // Whether a free extent holds `bytes`: take() would not map.
   bool fits(uint64_t bytes) const;
   // When the free extent idle longest was freed; ~0 if there is none.
