@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Prints the wasm32 figures: code size of the freestanding module (bytes above an empty
-# module; clang-14 -Oz, LTO, --gc-sections, stripped), with what each part costs (the module
-# built without it: //lib:size_probe, or exports left out), and workloads on libfreebump vs
-# wasi-libc's dlmalloc under node (speed, peak linear memory, heap efficiency), each with the
+# Prints the wasm32 figures: code size of the freestanding module (bytes above an empty module;
+# clang-14 -Oz, LTO, --gc-sections, stripped, then wasm-opt -Oz), with what each part costs (the
+# module built without it: //lib:size_probe, or exports left out), and workloads on libfreebump
+# vs wasi-libc's dlmalloc under node (speed, peak linear memory, heap efficiency), each with the
 # ratio libfreebump / dlmalloc. Figures, not assertions. Pass a number to change the runs per
 # speed figure (median; default 3).
 set -euo pipefail

@@ -48,6 +48,33 @@ wasm_binary = rule(
     doc = "The .wasm file of a C++ target built for a wasm32 platform (default WASI).",
 )
 
+def _wasm_size_optimized_impl(ctx):
+    module = ctx.file.module
+    out = ctx.actions.declare_file(ctx.label.name)
+    if ctx.var["COMPILATION_MODE"] != "opt":
+        ctx.actions.symlink(output = out, target_file = module)
+    else:
+        # Binaryen (Debian's binaryen) rewrites the linked module for size: what LLVM leaves
+        # across functions (locals, blocks, constants, code folded after inlining). The
+        # features are named, as the linked module (--strip-all) no longer lists them:
+        # -mbulk-memory's memory.fill and memory.copy.
+        ctx.actions.run_shell(
+            inputs = [module],
+            outputs = [out],
+            command = 'wasm-opt -Oz --converge --enable-bulk-memory "$1" -o "$2"',
+            arguments = [module.path, out.path],
+            use_default_shell_env = True,
+            mnemonic = "WasmOpt",
+            progress_message = "Optimizing %s for size (wasm-opt)" % out.short_path,
+        )
+    return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
+
+wasm_size_optimized = rule(
+    implementation = _wasm_size_optimized_impl,
+    attrs = {"module": attr.label(mandatory = True, allow_single_file = [".wasm"])},
+    doc = "A linked wasm module made smaller by wasm-opt -Oz in opt builds (named as the target).",
+)
+
 def _runner_script(ctx, wasm, runner, extra_args):
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.expand_template(
