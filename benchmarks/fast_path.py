@@ -3,7 +3,8 @@
 
 For glibc, libfreebump, jemalloc, mimalloc and tcmalloc (Debian's packages, as in ab.py):
 - ns per malloc/free pair of small sizes, one thread and two threads (fast_path.cc), the
-  allocators interleaved run by run, the median of --runs runs;
+  allocators interleaved run by run, the median of --runs runs, and each ratio the median of
+  the ratios within each run;
 - instructions per malloc(40)/free pair through the PLT, counted by callgrind (the difference
   of two loop lengths, so start-up does not count). Counted, not timed: the same figure on a
   busy machine. Under callgrind libfreebump keeps its real allocator (README, Valgrind).
@@ -41,13 +42,15 @@ def instructions(pair_loop, library, pairs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per allocator and thread count")
-    parser.add_argument("--pairs", type=int, default=20000000, help="pairs per thread and run")
+    parser.add_argument("--runs", type=int, default=21, help="timed runs per allocator and thread count")
+    parser.add_argument("--pairs", type=int, default=5000000, help="pairs per thread and run")
+    parser.add_argument("--compare", action="append", default=[], metavar="libfreebump-NAME=PATH",
+                        help="another build of libfreebump in the same runs (repeatable)")
     parser.add_argument("--library", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--binary", required=True, help=argparse.SUPPRESS)
     parser.add_argument("--pair-loop", required=True, help=argparse.SUPPRESS)  # pair_loop.c
     args = parser.parse_args()
-    allocators = [(a.label, a.library) for a in ab.find_allocators(args.library, [], None)]
+    allocators = [(a.label, a.library) for a in ab.find_allocators(args.library, args.compare, None)]
     counted = {label: instructions(args.pair_loop, library, 100000) for label, library in allocators}
     times = {(label, threads): [] for label, _ in allocators for threads in (1, 2)}
     for run in range(args.runs):
@@ -57,17 +60,25 @@ def main():
                 times[(label, threads)].append(timed(args.binary, library, threads, args.pairs))
         print("run %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     medians = {key: statistics.median(values) for key, values in times.items()}
-    print("Fast path: malloc/free pairs of 16, 40, 100, 250 B; median of %d interleaved runs" % args.runs)
-    print("%-12s %14s %8s %8s %14s %8s %8s %14s" % (
+
+    # The machine's speed drifts between runs more than the allocators differ: a ratio is the
+    # median of the ratios within each run (both allocators timed back to back), not the
+    # ratio of two medians.
+    def ratio(label, other, threads):
+        return statistics.median(a / b for a, b in zip(times[(label, threads)], times[(other, threads)]))
+
+    print("Fast path: malloc/free pairs of 16, 40, 100, 250 B; %d interleaved runs" % args.runs)
+    print("%-22s %14s %8s %8s %14s %8s %8s %14s" % (
         "allocator", "1 thread ns", "/glibc", "/best", "2 threads ns", "/glibc", "/best", "instr/pair"))
-    best = {threads: min(medians[(label, threads)] for label, _ in allocators if label != "libfreebump")
+    best = {threads: min((medians[(label, threads)], label) for label, _ in allocators
+                         if not label.startswith("libfreebump"))[1]
             for threads in (1, 2)}
     for label, _ in allocators:
-        one, two = medians[(label, 1)], medians[(label, 2)]
-        print("%-12s %14.2f %8.2f %8.2f %14.2f %8.2f %8.2f %14.0f" % (
-            label, one, one / medians[("glibc", 1)], one / best[1], two, two / medians[("glibc", 2)],
-            two / best[2], counted[label]))
-    print("(/best: against the fastest of the other allocators in the same session)")
+        print("%-22s %14.2f %8.2f %8.2f %14.2f %8.2f %8.2f %14.0f" % (
+            label, medians[(label, 1)], ratio(label, "glibc", 1), ratio(label, best[1], 1),
+            medians[(label, 2)], ratio(label, "glibc", 2), ratio(label, best[2], 2), counted[label]))
+    print("(ns: medians; ratios: medians of the ratios within each run; /best: against the fastest"
+          " of the other allocators by median, %s with one thread, %s with two)" % (best[1], best[2]))
 
 
 if __name__ == "__main__":
