@@ -33,8 +33,9 @@
 //     fold(x) = (x ^ (x >> 16) ^ (x >> 32)) & 0xFFFF
 //     slot = (tag address - heap base) >> 4 (mod 2^64): every tag sits 8 bytes past a
 //     16-byte boundary, so consecutive slots are consecutive integers and the golden-ratio
-//     multiplier spreads their checks far apart; key = 0 unless the embedder sets one; the
-//     checked flavour on Linux sets a per-process random one.
+//     multiplier spreads their checks far apart; key = 0 in the default flavour; in the
+//     checked flavour the memory source's (lib/memory_source.h, tag_key(): on Linux a
+//     per-process random one, 0 on wasm32).
 //
 // Why this shape (improving on Substrate's, where bit 32 alone told USED from FREE):
 // - The check ties each tag to its own address and contents: a stray write into a header,
@@ -170,9 +171,12 @@ class TagCodec {
   // where(header) from the header's slot, (header - base) >> 4, for the fast paths, which
   // run only once the codec knows its base. The multiplier is read from the codec, where
   // the multiply takes it as a memory operand: as a constant it is a ten-byte move of its
-  // own (one instruction on each fast path).
+  // own (one instruction on each fast path). kKeyed false: the caller knows the key is 0
+  // (a default-flavour heap), and the key is neither read nor xor-ed in (one instruction on
+  // each fast path).
+  template <bool kKeyed = true>
   constexpr uint64_t where_of_slot(uint64_t slot) const {
-    return kTagChecks ? ((slot ^ key_) * multiplier_) >> kTagCheckShift : 0;
+    return kTagChecks ? ((kKeyed ? slot ^ key_ : slot) * multiplier_) >> kTagCheckShift : 0;
   }
   // A FREE tag's link to a header (0 for none), and the link to the header of a slot.
   constexpr uint64_t link_of(uintptr_t header) const { return header == 0 ? 0 : offset_of(header) / kLinkUnitBytes; }

@@ -421,9 +421,9 @@ HeapError FreeingBumpHeap::give_free_blocks(unsigned order, FreeChain* chain, ui
 void FreeingBumpHeap::init_codec() const {
   if (codec_.base() == 0) {
 #if FREEBUMP_CHECKED
-    const uint64_t key = check_key_ ^ source_->tag_key();
+    const uint64_t key = source_->tag_key();
 #else
-    const uint64_t key = check_key_;
+    const uint64_t key = 0;
 #endif
     codec_ = TagCodec(align_up(source_->base(), kPayloadAlignment), key);
 #if FREEBUMP_HEAP_STATS

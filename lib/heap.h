@@ -218,16 +218,16 @@ struct FreeChain {
 class FreeingBumpHeap {
  public:
   // Constant-initialisable, so a heap can be a global that is ready before any constructor
-  // runs. `check_key` salts the header-tag check (0 keeps tags reproducible across targets).
+  // runs. Its tags' check is keyed only in the checked flavour, by its source's tag_key();
+  // the default flavour's tags are the same bytes on every target and in every run.
   // `list_limits` (with statistics only; nullptr: none), a table that outlives the heap,
   // bounds each order's free list for the fast free: a free that would put more blocks on
   // it declines (try_free), so that the owner's slow path frees the block and trims the list.
-  constexpr explicit FreeingBumpHeap(MemorySource* source, uint64_t check_key = 0,
-                                     const uint64_t* list_limits = nullptr)
-      : source_(source), check_key_(check_key), list_limits_(list_limits) {}
+  constexpr explicit FreeingBumpHeap(MemorySource* source, const uint64_t* list_limits = nullptr)
+      : source_(source), list_limits_(list_limits) {}
   // A heap whose source is bound on first use: all its bytes start as zero, so a global one
   // costs no space in a wasm module's data segment.
-  constexpr FreeingBumpHeap() : source_(nullptr), check_key_(0), list_limits_(nullptr) {}
+  constexpr FreeingBumpHeap() : source_(nullptr), list_limits_(nullptr) {}
   bool bound() const { return source_ != nullptr; }
   void bind(MemorySource* source) { source_ = source; }
 
@@ -293,7 +293,7 @@ class FreeingBumpHeap {
     if (link == 0) return nullptr;
     const uintptr_t header = codec_.base() + static_cast<uintptr_t>(link * kLinkUnitBytes);
     const uint64_t tag = load_tag(header);
-    const uint64_t where = codec_.where_of_slot(link >> 1);
+    const uint64_t where = codec_.where_of_slot<kChecked>(link >> 1);
     if (__builtin_expect(!TagCodec::check_holds(tag, where), 0)) return nullptr;
     // The kind and order fields, and the next link, which need only lie below the known heap
     // for its tag to be readable (its alignment is the check's business: a misaligned link
@@ -325,7 +325,7 @@ class FreeingBumpHeap {
     uint64_t slot;
     if (!in_known_heap(reinterpret_cast<uintptr_t>(payload), &slot)) return false;
     const uint64_t tag = load_tag(header);
-    const uint64_t where = codec_.where_of_slot(slot);
+    const uint64_t where = codec_.where_of_slot<kChecked>(slot);
     // The USED tag the block must have, built from the tag's order field in place: shifting
     // the order out and back in costs three instructions more.
     const uint64_t order_field = TagCodec::order_field_of(tag);
@@ -590,7 +590,6 @@ class FreeingBumpHeap {
   // indexes the array without an offset (one instruction a path).
   uint64_t free_links_[kNumOrders] = {};
   MemorySource* source_;
-  uint64_t check_key_;
   const uint64_t* list_limits_;
   // Filled in on first use: a source may learn its base only at run time (Linux reserves
   // its address space lazily), and the constructor must stay constexpr.

@@ -49,7 +49,7 @@ inline constexpr uint64_t kRefillStepBlocks = 1;
 struct ThreadHeap {
   // The heap's lists are bounded by kCacheLimits: a free beyond it takes the slow path,
   // which gives a batch to the pool.
-  constexpr explicit ThreadHeap(MemorySource* source) : heap(source, 0, kCacheLimits.blocks) {}
+  constexpr explicit ThreadHeap(MemorySource* source) : heap(source, kCacheLimits.blocks) {}
   FreeingBumpHeap heap;
   // The heap's bytes in use as last added to the process's count (see ProcessHeap).
   uint64_t published_in_use = 0;

@@ -65,6 +65,10 @@ TEST(HeaderTag, FastPathShortcutsAgreeWithTheEncoding) {
       const uintptr_t header = kBase + 16 * slot + 8;
       const uint64_t where = codec.where_of_slot(slot);
       EXPECT_EQ(where, codec.where(header));
+      // The unkeyed form (a default-flavour heap's fast paths) is the same where the key is 0.
+      if (key == 0) {
+        EXPECT_EQ(codec.where_of_slot<false>(slot), where);
+      }
       EXPECT_EQ(TagCodec::link_of_slot(slot), codec.link_of(header));
       EXPECT_EQ(codec.link_target(codec.link_of(header)), header);
       for (const unsigned order : {0u, 2u, kNumOrders - 1}) {

@@ -365,8 +365,8 @@ TEST(HeapAndSource, ListLimitsBoundTheFastFree) {
   FakeHugeSource source(1 << 20, 1 << 20);
   uint64_t limits[kNumOrders];
   for (uint64_t& limit : limits) limit = 2;
-  FreeingBumpHeap heap(&source, 0, limits);
-  FreeingBumpHeap idle(&source, 0, limits);
+  FreeingBumpHeap heap(&source, limits);
+  FreeingBumpHeap idle(&source, limits);
   const unsigned order = order_for_size(40);
   EXPECT_EQ(heap.free_count(order), 0u);
   std::vector<void*> blocks;
