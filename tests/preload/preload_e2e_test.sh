@@ -84,6 +84,48 @@ awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "%08d %s\n", int(rand
 run_case sort_large_file sort "$work/unsorted.txt"
 # Our own multi-threaded program (objects freed by other threads).
 run_case mt_workload "$mt_workload" 4 200000
+# Python with every object a malloc block (PYTHONMALLOC=malloc: no pymalloc arenas between).
+run_case python3_objects env PYTHONMALLOC=malloc /usr/bin/python3 -c '
+import json
+records = [{"id": i, "name": "n%d" % i, "tags": [str(i % 7)] * (i % 5)} for i in range(60000)]
+for i in range(0, 60000, 3):
+    records[i] = None
+text = json.dumps([r for r in records if r])
+print(len(text), sum(len(r["tags"]) for r in json.loads(text)))'
+# Perl's hashes and strings: a table that churns, then sorted.
+run_case perl_hashes perl -e '
+my %h;
+for my $i (1 .. 300000) { $h{"k$i"} = "v" x ($i % 40); delete $h{"k" . ($i - 500)} if $i > 500 }
+my $n = 0; $n += length($h{$_}) for sort keys %h; print scalar(keys %h), " $n\n";'
+# The sqlite3 shell: an in-memory table built by inserts, an index, queries.
+run_case sqlite3_shell sqlite3 :memory: "
+create table t(a integer, b text);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < 100000)
+insert into t select x, printf('%08x-%d', x * 2654435761 % 4294967296, x % 97) from c;
+create index tb on t(b);
+delete from t where a % 3 = 0;
+select count(*), sum(length(b)), min(b), max(b) from t;"
+# git: a repository with commits (fixed dates and names, so the same hashes), packed by gc,
+# checked by fsck. The process the case starts is the shell that runs them (its report is the
+# one checked); every git command, and the children git runs (pack-objects), inherit the
+# preload.
+run_case git_repository bash -c '
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+export GIT_CONFIG_NOSYSTEM=1 HOME="$PWD"
+git init -q -b main repo && cd repo || exit 1
+for round in 1 2 3 4 5; do
+  awk -v r="$round" "BEGIN { for (f = 1; f <= 200; f++) { s = r; for (k = 1; k <= f % 50; k++) s = s \" \" k * r; print s > (\"f\" f \".txt\") } }"
+  git add -A && git commit -q -m "round $round" || exit 1
+done
+git gc -q && git fsck --no-progress && git log --format="%H %s" && git count-objects -v | grep -v size'
+# node: objects, strings and maps in V8's heap, and its own mallocs around them.
+if command -v node >/dev/null 2>&1; then node_binary=node; else node_binary=nodejs; fi
+run_case node_objects "$node_binary" -e '
+const m = new Map();
+for (let i = 0; i < 200000; i++) { m.set("k" + i, { i, s: "v".repeat(i % 30) }); if (i > 1000) m.delete("k" + (i - 1000)); }
+let n = 0; for (const v of m.values()) n += v.s.length;
+console.log(m.size, n, JSON.stringify([...m.keys()].slice(0, 3)));'
 
 if [[ -n "${XML_OUTPUT_FILE:-}" ]]; then
   printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="preload_e2e" tests="%d" failures="%d">%s</testsuite></testsuites>\n' \
