@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace freebump {
@@ -38,20 +40,19 @@ TEST(SizeClasses, TheFirstBlocksOfEachGeometry) {
 // eighth, so a page of 4 KiB and its bookkeeping (SQLite's page cache asks for 4368 bytes)
 // rounds up by less than a block in 16, where four classes per doubling round it up by 17 %.
 TEST(SizeClasses, TheLargeClassesOfEachGeometry) {
-  const uint64_t one[] = {4112, 8208, 16400};
-  const uint64_t two[] = {4112, 6160, 8208, 12304};
-  const uint64_t four[] = {4112, 5136, 6160, 7184, 8208, 10256};
-  const uint64_t four_eight[] = {4112, 4624, 5136, 5648, 6160, 6672, 7184, 7696, 8208, 9232};
-  const uint64_t* want = kFinerLargeClasses ? four_eight : kClassesPerDoubling == 1 ? one : kClassesPerDoubling == 2 ? two : four;
-  const size_t count = kFinerLargeClasses            ? sizeof four_eight / sizeof four_eight[0]
-                       : kClassesPerDoubling == 1 ? sizeof one / sizeof one[0]
-                       : kClassesPerDoubling == 2 ? sizeof two / sizeof two[0]
-                                                  : sizeof four / sizeof four[0];
-  for (unsigned i = 0; i < count; ++i) {
-    EXPECT_EQ(block_bytes(kFirstLargeOrder + i), want[i]) << i;
+  struct LargeClasses {
+    std::vector<uint64_t> blocks;  // from kFirstLargeOrder up
+    uint64_t page_entry;           // the usable bytes a 4368-byte request gets
+  };
+  const LargeClasses want =
+      kFinerLargeClasses ? LargeClasses{{4112, 4624, 5136, 5648, 6160, 6672, 7184, 7696, 8208, 9232}, 4616}
+      : kClassesPerDoubling == 1 ? LargeClasses{{4112, 8208, 16400}, 8200}
+      : kClassesPerDoubling == 2 ? LargeClasses{{4112, 6160, 8208, 12304}, 6152}
+                                 : LargeClasses{{4112, 5136, 6160, 7184, 8208, 10256}, 5128};
+  for (unsigned i = 0; i < want.blocks.size(); ++i) {
+    EXPECT_EQ(block_bytes(kFirstLargeOrder + i), want.blocks[i]) << i;
   }
-  const uint64_t page_entry = kFinerLargeClasses ? 4616 : kClassesPerDoubling == 1 ? 8200 : kClassesPerDoubling == 2 ? 6152 : 5128;
-  EXPECT_EQ(usable_bytes(order_for_size(4368)), page_entry);
+  EXPECT_EQ(usable_bytes(order_for_size(4368)), want.page_entry);
   EXPECT_EQ(order_for_size(usable_bytes(kMaxOrder)), kMaxOrder);
 }
 
