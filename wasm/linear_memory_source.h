@@ -14,9 +14,10 @@
 //   runtime) may grow memory too: if the memory's end is no longer where our last span
 //   ended, the new span starts at the new end, and the heap retires the old span's tail into
 //   free blocks (FreeingBumpHeap::adopt_span). We never touch memory we did not grow.
-// - Growth policy, to keep peak memory low: the pages the request needs, or 1/16 of the
-//   current memory if that is more (so a growing program makes O(log n) grow calls, not one
-//   per block), falling back to exactly the needed pages when the larger grow fails.
+// - Growth policy, to keep peak memory low: exactly the pages the request needs, as
+//   dlmalloc's sbrk does. A page is 64 KiB, so a program makes at most one grow call per
+//   64 KiB it comes to use; growing by a share of the memory ahead of need cost the wasm
+//   workloads' peaks up to that share (benchmarks/results/wasm32.md).
 // - All arithmetic is 64-bit: 65536 pages of 64 KiB end exactly at 2^32, which a 32-bit
 //   uintptr_t cannot hold (Substrate's u32 bumper wrapped there). Spans are capped at
 //   kAddressLimit; a request that cannot fit is refused before memory.grow is called, so a
@@ -50,8 +51,6 @@ inline constexpr uint64_t kMaxPages = 65536;
 inline constexpr uint64_t kAddressLimit = kMaxPages * kPageBytes - 16;
 // What Memory::grow returns when memory.grow fails.
 inline constexpr uint64_t kGrowFailed = ~uint64_t{0};
-// Growth beyond the request: current memory / 2^kSlackShift.
-inline constexpr unsigned kSlackShift = 4;
 
 template <class Memory>
 class LinearMemorySource final : public MemorySource {
@@ -82,15 +81,10 @@ class LinearMemorySource final : public MemorySource {
     if (min_bytes > kMaxPages * kPageBytes || need_pages > kMaxPages - pages) {
       return Span{};  // fails without calling memory.grow
     }
-    // Some slack (1/16 of the memory) so that a growing program makes O(log n) grow calls;
-    // exactly what is needed if the slack cannot be had.
-    uint64_t grow_pages = pages >> kSlackShift;
-    if (grow_pages < need_pages || grow_pages > kMaxPages - pages) grow_pages = need_pages;
-    if (Memory::grow(grow_pages) != pages && (grow_pages == need_pages ||
-                                               Memory::grow(grow_pages = need_pages) != pages)) {
+    if (Memory::grow(need_pages) != pages) {
       return Span{};  // memory.grow failed (or another grower raced us, impossible on one thread)
     }
-    return span(begin, (pages + grow_pages) * kPageBytes);
+    return span(begin, (pages + need_pages) * kPageBytes);
   }
 
   uintptr_t base() const override { return static_cast<uintptr_t>(Memory::heap_base()); }

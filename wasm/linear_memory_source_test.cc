@@ -65,18 +65,25 @@ TEST(LinearMemorySource, ASmallFirstRegionGrowsInOnePiece) {
   EXPECT_EQ(FakeMemory::grow_calls, 1u);
 }
 
-TEST(LinearMemorySource, GrowsOnlyWhatIsNeededPlusASixteenth) {
+TEST(LinearMemorySource, GrowsExactlyThePagesNeeded) {
   FakeMemory::reset(1024, 1, kMaxPages);
   Source source;
   source.grow(16);
-  Span span = source.grow(3 * kPageBytes);  // small memory: exactly the pages needed
+  Span span = source.grow(3 * kPageBytes);
   EXPECT_EQ(span.begin, kPageBytes);
   EXPECT_EQ(span.end, 4 * kPageBytes);
+  EXPECT_EQ(FakeMemory::grow_calls, 1u);
+  // However large the memory already is: one page for a request that needs one.
   Source grown;
   FakeMemory::reset(1024, 1600, kMaxPages);
   grown.grow(16);
-  span = grown.grow(1);  // 1/16 of 1600 pages: 100 pages at once
-  EXPECT_EQ(span.end - span.begin, 100 * kPageBytes);
+  span = grown.grow(1);
+  EXPECT_EQ(span.end - span.begin, kPageBytes);
+  EXPECT_EQ(FakeMemory::pages, 1601u);
+  span = grown.grow(kPageBytes + 1);  // two pages, continuing the last span
+  EXPECT_EQ(span.begin, 1601 * kPageBytes);
+  EXPECT_EQ(span.end, 1603 * kPageBytes);
+  EXPECT_EQ(FakeMemory::grow_calls, 2u);
 }
 
 TEST(LinearMemorySource, ForeignGrowthStartsANewSpan) {
@@ -99,15 +106,6 @@ TEST(LinearMemorySource, FailureNeverGrowsMemory) {
   EXPECT_EQ(FakeMemory::pages, 10u);
   EXPECT_TRUE(source.grow(1).empty());
   EXPECT_EQ(FakeMemory::pages, 10u);
-}
-
-TEST(LinearMemorySource, SlackFallsBackToTheNeededPages) {
-  FakeMemory::reset(1024, 3200, 3210);
-  Source source;
-  source.grow(16);
-  const Span span = source.grow(kPageBytes);  // 1/16 (200 pages) fails; 1 page does not
-  EXPECT_EQ(span.end - span.begin, kPageBytes);
-  EXPECT_EQ(FakeMemory::pages, 3201u);
 }
 
 // Substrate's u32 bumper wrapped at exactly 4 GiB; here everything is 64-bit and the last span
