@@ -34,7 +34,7 @@ inline HeapError refusal(const Allocated& result) {
 class BufferHeap {
  public:
   explicit BufferHeap(size_t bytes, uint64_t step = 0)
-      : storage_(new uint8_t[bytes + 16]),
+      : storage_(new uint8_t[bytes + 16]()),  // zero, as fresh pages are
         buffer_(reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage_.get()) + 15) &
                                            ~uintptr_t{15})),
         source_(buffer_, bytes, step),
