@@ -4,8 +4,11 @@
 // - Size classes ("orders", 1, 2 or 4 per doubling, or "4-8": size_classes.h); every block
 //   carries an 8-byte header tag (header_tag.h) naming its order while it is in use and its
 //   successor while it is free.
-// - One LIFO free list per order, threaded through the free blocks' tags. A freed block only
-//   ever serves its own order: nothing is split or merged, so allocate and free are O(1).
+// - One LIFO free list per order, threaded through the free blocks' tags. A freed block
+//   serves its own order, or whole (its order and rounding kept) a request of a smaller one
+//   whose list is empty: of the order below, or, rather than cut fresh memory when the bump
+//   region is used up, of up to a doubling below. Nothing is split or merged, so allocate
+//   and free are O(1).
 // - Fresh blocks are carved from a bump region that a MemorySource grows. When the source
 //   hands over a span that does not follow the current one, the old region's tail is carved
 //   into free blocks instead of being lost.

@@ -75,16 +75,48 @@ TEST(Heap, FreedBlocksAreReusedLastInFirstOut) {
   EXPECT_EQ(h.heap().free(b), HeapError::kNone);
 }
 
-TEST(Heap, AFreedBlockServesOnlyItsOwnOrder) {
+// A request whose list is empty takes a free block of the next order (which keeps its order
+// and usable size); while the bump region can serve it, no block larger than that.
+TEST(Heap, AnEmptyListTakesAFreeBlockOfTheNextOrder) {
   SKIP_IF_QUARANTINED();
-  BufferHeap h(4096);
-  void* order1 = h.heap().allocate(24);
-  ASSERT_EQ(h.heap().free(order1), HeapError::kNone);
-  void* order0 = h.heap().allocate(8);
-  EXPECT_NE(order0, order1);
-  void* order2 = h.heap().allocate(25);
-  EXPECT_NE(order2, order1);
-  EXPECT_EQ(h.heap().allocate(17), order1);
+  BufferHeap h(1 << 20);
+  const unsigned order = order_for_size(100);
+  void* next = h.heap().allocate(static_cast<size_t>(usable_bytes(order + 1)));
+  void* further = h.heap().allocate(static_cast<size_t>(usable_bytes(order + 2)));
+  ASSERT_EQ(h.heap().free(further), HeapError::kNone);
+  ASSERT_EQ(h.heap().free(next), HeapError::kNone);
+  EXPECT_EQ(h.heap().allocate(100), next);
+  size_t usable = 0;
+  ASSERT_EQ(h.heap().usable_size(next, &usable), HeapError::kNone);
+  EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(order + 1)));
+  void* fresh = h.heap().allocate(100);
+  EXPECT_GT(addr(fresh), addr(further));  // cut from the bump region
+  const HeapStats stats = h.heap().stats();
+  EXPECT_EQ(stats.orders[order].live, 1u);
+  EXPECT_EQ(stats.orders[order + 1].live, 1u);
+  EXPECT_EQ(stats.orders[order + 2].free, 1u);
+}
+
+// When the bump region cannot serve the block either, a free block of up to a doubling larger
+// (the next kClassesPerDoubling orders) serves before memory grows, and nothing larger does.
+TEST(Heap, BeforeMemoryGrowsAFreeBlockUpToADoublingLargerServes) {
+  SKIP_IF_QUARANTINED();
+  BufferHeap h(1 << 20, 4096);  // spans of 4 KiB
+  const unsigned order = order_for_size(100);
+  const unsigned within = order + kClassesPerDoubling;
+  ASSERT_LE(block_bytes(within), 2 * block_bytes(order));
+  void* near = h.heap().allocate(static_cast<size_t>(usable_bytes(within)));
+  void* far = h.heap().allocate(static_cast<size_t>(usable_bytes(within + 1)));
+  while (h.heap().bump_room() >= block_bytes(order)) ASSERT_NE(h.heap().allocate(8), nullptr);
+  ASSERT_EQ(h.heap().free(far), HeapError::kNone);
+  ASSERT_EQ(h.heap().free(near), HeapError::kNone);
+  const uint64_t address_space = h.heap().stats().address_space;
+  EXPECT_EQ(h.heap().allocate(100), near);
+  EXPECT_EQ(h.heap().stats().address_space, address_space);  // memory did not grow
+  void* grown = h.heap().allocate(100);
+  EXPECT_GT(addr(grown), addr(far));
+  EXPECT_GT(h.heap().stats().address_space, address_space);
+  EXPECT_EQ(h.heap().stats().orders[within + 1].free, 1u);
 }
 
 TEST(Heap, EveryOrderIsAlignedAndFullyUsable) {
@@ -293,7 +325,8 @@ TEST(Heap, ReallocKeepsContentsInPlaceAndWhenMoving) {
   EXPECT_EQ(pattern_intact(shrunk, 10, 2), 10u);
   ASSERT_EQ(h.heap().usable_size(shrunk, &usable), HeapError::kNone);
   EXPECT_EQ(usable, static_cast<size_t>(usable_bytes(order_for_size(10))));
-  EXPECT_EQ(h.heap().allocate(8), static_cast<uint8_t*>(shrunk) + block_bytes(order_for_size(10)));
+  // (A request that no free block serves: p's old block, of order 1, would serve order 0.)
+  EXPECT_EQ(h.heap().allocate(200), static_cast<uint8_t*>(shrunk) + block_bytes(order_for_size(10)));
   // realloc(NULL, n) allocates.
   void* fresh = h.heap().reallocate(nullptr, 64);
   EXPECT_NE(fresh, nullptr);
