@@ -98,14 +98,15 @@ Allocated FreeingBumpHeap::allocate_aligned(size_t alignment, size_t size) {
 Allocated FreeingBumpHeap::allocate_order(unsigned order) {
   last_was_fresh_ = false;
   refresh_known_high_water();
-  // The order's own list first, then the next order's; and when the bump region cannot serve
+  // The order's own list first, then those of up to a quarter of a doubling larger (the next
+  // order, where there are four classes per doubling); and when the bump region cannot serve
   // the block, those of up to a doubling larger (the next kClassesPerDoubling orders) before
   // the heap asks its source for more. A larger block's rounding is the price of not growing
-  // the heap while blocks of classes whose demand has passed wait on their lists. Reaching a
-  // doubling at every empty list cost more in rounding than it saved
+  // the heap while blocks of classes whose demand has passed wait on their lists. Reaching
+  // further at every empty list cost more in rounding than it saved
   // (benchmarks/results/wasm32.md).
   const uint64_t bytes = block_bytes(order);
-  const unsigned reach = bump_room() < bytes ? kClassesPerDoubling : 1;
+  const unsigned reach = bump_room() < bytes ? kClassesPerDoubling : kClassesPerDoubling / 4;
   for (unsigned listed = order; listed <= order + reach && listed < kNumOrders; ++listed) {
     if (free_links_[listed] != 0) return pop_free(listed);
   }

@@ -6,9 +6,9 @@
 //   successor while it is free.
 // - One LIFO free list per order, threaded through the free blocks' tags. A freed block
 //   serves its own order, or whole (its order and rounding kept) a request of a smaller one
-//   whose list is empty: of the order below, or, rather than cut fresh memory when the bump
-//   region is used up, of up to a doubling below. Nothing is split or merged, so allocate
-//   and free are O(1).
+//   whose list is empty: of up to a quarter of a doubling below, or, rather than cut fresh
+//   memory when the bump region is used up, of up to a doubling below. Nothing is split or
+//   merged, so allocate and free are O(1).
 // - Fresh blocks are carved from a bump region that a MemorySource grows. When the source
 //   hands over a span that does not follow the current one, the old region's tail is carved
 //   into free blocks instead of being lost.
