@@ -106,11 +106,12 @@ Allocated FreeingBumpHeap::allocate_order(unsigned order) {
   // further at every empty list cost more in rounding than it saved
   // (benchmarks/results/wasm32.md).
   const uint64_t bytes = block_bytes(order);
-  const unsigned reach = bump_room() < bytes ? kClassesPerDoubling : kClassesPerDoubling / 4;
+  const bool bump_short = bump_room() < bytes;
+  const unsigned reach = bump_short ? kClassesPerDoubling : kClassesPerDoubling / 4;
   for (unsigned listed = order; listed <= order + reach && listed < kNumOrders; ++listed) {
     if (free_links_[listed] != 0) return pop_free(listed);
   }
-  if (bump_room() < bytes && !refill(bytes)) {
+  if (bump_short && !refill(bytes)) {
 #if FREEBUMP_CHECKED
     // Out of memory with blocks waiting in the quarantine: memory reused sooner than it
     // would have been is better than none.
